@@ -1,0 +1,1 @@
+"""Plans, entitlements, quotas and Stripe payment links."""

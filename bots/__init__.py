@@ -1,0 +1,1 @@
+"""Chat adapters (Telegram, Discord): thin handlers from chat events to ``jobs.submit``."""

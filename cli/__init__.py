@@ -1,0 +1,1 @@
+"""The ``swapzy`` command. Each sub-command imports what it needs when it runs."""

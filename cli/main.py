@@ -1,0 +1,116 @@
+"""The ``swapzy`` command line. Sub-commands import their heavy parts only when they run, so
+``swapzy --help`` is instant and non-swap commands never load mediapipe."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from core.config import Settings, load_settings
+from core.errors import SwapzyError
+
+app = typer.Typer(
+    name="swapzy",
+    help="Swapzy: put the face from a photo into every frame of a GIF.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def parse_faces(value: str) -> str | int:
+    """``largest``, ``all`` or a face number (1-based) as listed by ``swapzy swap``."""
+    v = value.strip().lower()
+    if v in ("largest", "all"):
+        return v
+    if v.isdigit() and int(v) >= 1:
+        return int(v)
+    raise typer.BadParameter("use 'largest', 'all' or a face number such as 2")
+
+
+def fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"swapzy: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def run_guarded(settings: Settings, action: str) -> None:
+    """Turn errors into one line on stderr with the error's exit code (no traceback)."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, SwapzyError):
+        fail(exc.message, exc.exit_code)
+    if isinstance(exc, KeyboardInterrupt):
+        fail("interrupted.", 130)
+    if isinstance(exc, MemoryError):
+        fail(f"ran out of memory while {action}; try a shorter or smaller clip.", 1)
+    if os.environ.get("SWAPZY_DEBUG"):
+        raise
+    fail(
+        f"something went wrong on our side while {action} ({type(exc).__name__}). "
+        "Set SWAPZY_DEBUG=1 to see the details.",
+        1,
+    )
+
+
+@app.command()
+def swap(
+    target: Annotated[Path, typer.Argument(help="GIF, MP4/WebM, animated WebP or still image.")],
+    source: Annotated[Path, typer.Argument(help="Face photo (JPEG, PNG or WebP).")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Output file; .gif, .mp4 or .webp picks the format.")
+    ],
+    faces: Annotated[
+        str,
+        typer.Option(
+            "--faces",
+            help="Which faces to swap: 'largest', 'all', or a face number (faces are numbered by "
+            "first appearance, left to right; the same person all clip long).",
+        ),
+    ] = "largest",
+    engine: Annotated[str, typer.Option("--engine", help="Swap engine.")] = "classic",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Swap the face from SOURCE into every frame of TARGET and write OUTPUT."""
+    from cli.swap_command import run_swap
+
+    settings = load_settings()
+    selection = parse_faces(faces)
+    try:
+        run_swap(settings, target, source, output, selection, engine, show_progress=not quiet)
+    except typer.Exit:
+        raise
+    except BaseException:  # noqa: BLE001 - every failure becomes one clear line
+        run_guarded(settings, "swapping")
+
+
+@app.command()
+def demo(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the swapped sample.")
+    ] = Path("out/swapzy-demo.gif"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Swap the built-in sample (public-domain portraits shipped with our dependencies)."""
+    from cli.swap_command import run_swap
+    from gpu_worker.media.samples import write_sample_files
+
+    settings = load_settings()
+    try:
+        target, source = write_sample_files(output.parent / "sample-inputs")
+        typer.echo(f"Sample GIF: {target}\nSample face: {source}", err=True)
+        run_swap(settings, target, source, output, "largest", settings.engine, show_progress=not quiet)
+    except typer.Exit:
+        raise
+    except BaseException:  # noqa: BLE001
+        run_guarded(settings, "running the demo")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

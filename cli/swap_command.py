@@ -1,0 +1,82 @@
+"""``swapzy swap``: the local one-shot swap with a rich progress display."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from core.config import Settings
+from core.media import probe_source, probe_target
+from gpu_worker.engines import build_engine
+from gpu_worker.engines.base import FaceSelection
+from gpu_worker.media.encode import check_output_path
+from gpu_worker.swap import SwapReport, swap_files
+
+STAGES = {"swap": "Swapping faces", "encode": "Encoding"}
+
+
+def run_swap(
+    settings: Settings,
+    target: Path,
+    source: Path,
+    output: Path,
+    faces: FaceSelection,
+    engine_name: str,
+    *,
+    show_progress: bool = True,
+) -> SwapReport:
+    console = Console(stderr=True)
+    # Fail fast, before loading any model: output format, then both inputs' headers and limits.
+    check_output_path(output)
+    probe_target(target, settings.limits)
+    probe_source(source, settings.limits)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with console.status("Loading the face models…", spinner="dots") if show_progress else _null():
+        engine = build_engine(engine_name, settings)
+    try:
+        progress = Progress(
+            TextColumn("{task.description:<16}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+            disable=not show_progress,
+        )
+        tasks: dict[str, int] = {}
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(STAGES.get(stage, stage), total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        with progress:
+            report = swap_files(
+                target,
+                source,
+                output,
+                engine=engine,
+                limits=settings.limits,
+                faces=faces,
+                on_progress=on_progress,
+            )
+    finally:
+        engine.close()
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    console.print(
+        f"Wrote {report.output} ({report.size[0]}×{report.size[1]}, {report.frames} frames, "
+        f"{report.duration_ms / 1000:.2f} s): face swapped in {report.frames_swapped} of "
+        f"{report.frames} frames."
+    )
+    return report
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *args: object) -> None:
+        return None

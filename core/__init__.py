@@ -1,0 +1,1 @@
+"""Swapzy's foundation: settings, errors and media probing. Imports nothing else of ours."""

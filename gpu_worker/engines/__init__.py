@@ -1,0 +1,21 @@
+"""Face-swap engines. ``build_engine`` is the one place that knows them all."""
+
+from __future__ import annotations
+
+from core.config import Settings
+from core.errors import SwapzyError
+from gpu_worker.engines.base import Engine, FaceSelection, ModelInfo, SwapOutput
+
+ENGINES = ("classic",)
+
+
+def build_engine(name: str, settings: Settings) -> Engine:
+    """Build (and load the models of) the engine called ``name``."""
+    if name == "classic":
+        from gpu_worker.engines.classic.engine import ClassicEngine
+
+        return ClassicEngine(max_faces=settings.max_faces_per_frame)
+    raise SwapzyError(f"Unknown engine {name!r}; available: {', '.join(ENGINES)}.")
+
+
+__all__ = ["ENGINES", "Engine", "FaceSelection", "ModelInfo", "SwapOutput", "build_engine"]

@@ -1,0 +1,131 @@
+"""Decoding, always after ``core.media`` has probed the file and checked the limits."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, ImageSequence
+
+from core.config import MediaLimits
+from core.errors import CorruptMedia, InputError, TooManyFrames, TooManyPixels
+from core.media import VIDEO_KINDS, MediaInfo, probe_source, probe_target
+from gpu_worker.media.clip import Alpha, Clip, Frame
+
+FACE_PHOTO_MAX_SIDE = 2048  # plenty for a face texture; JPEGs decode straight at this scale
+
+
+def load_clip(path: Path, limits: MediaLimits) -> Clip:
+    """Probe, then decode the clip to swap into. Raises ``InputError`` for bad input."""
+    info = probe_target(path, limits)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if info.kind in VIDEO_KINDS:
+                return _decode_video(path, info, limits)
+            return _decode_image(path, info, limits)
+    except InputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise TooManyPixels("The GIF/video is far too large to open safely.") from None
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is damaged input
+        raise CorruptMedia(f"The GIF/video is damaged and cannot be decoded ({exc}).") from None
+
+
+def _too_many(limits: MediaLimits) -> TooManyFrames:
+    return TooManyFrames(
+        f"The GIF/video has more than {limits.max_frames} frames; trim it and try again."
+    )
+
+
+def _decode_image(path: Path, info: MediaInfo, limits: MediaLimits) -> Clip:
+    frames: list[Frame] = []
+    alphas: list[Alpha] = []
+    durations: list[float] = []
+    palettes: list[np.ndarray | None] = []
+    with Image.open(path) as im:
+        loop = im.info.get("loop")
+        for frame in ImageSequence.Iterator(im):
+            if len(frames) >= limits.max_frames:
+                raise _too_many(limits)
+            if frame.size[0] * frame.size[1] > limits.max_frame_pixels:
+                raise TooManyPixels("A frame of the GIF is larger than the pixel limit.")
+            rgba = np.asarray(frame.convert("RGBA"))
+            rgb = np.ascontiguousarray(rgba[:, :, :3])
+            frames.append(rgb)
+            palettes.append(_colours(rgb))
+            alphas.append(np.ascontiguousarray(rgba[:, :, 3]))
+            durations.append(float(frame.info.get("duration", 0) or 0))
+    if not frames:
+        raise CorruptMedia("The GIF/video has no frames.")
+    has_alpha = any(int(a.min()) < 255 for a in alphas)
+    if len(frames) == 1:
+        loop = None if loop is None else int(loop)
+    return Clip(
+        frames=frames,
+        durations_ms=durations,
+        loop=None if loop is None else int(loop),
+        alpha=alphas if has_alpha else None,
+        palettes=palettes,
+        source_kind=info.kind.value,
+    )
+
+
+def _colours(rgb: np.ndarray) -> np.ndarray | None:
+    """The frame's distinct colours (K, 3) when there are at most 256, else None."""
+    found = Image.fromarray(rgb, "RGB").getcolors(256)
+    if found is None:
+        return None
+    return np.array([c for _, c in found], dtype=np.uint8).reshape(-1, 3)
+
+
+def _decode_video(path: Path, info: MediaInfo, limits: MediaLimits) -> Clip:
+    import av
+
+    frames: list[Frame] = []
+    starts: list[float] = []
+    last_duration = 0.0
+    with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = float(stream.time_base) if stream.time_base is not None else 1 / 90000
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        for frame in container.decode(stream):
+            if len(frames) >= limits.max_frames:
+                raise _too_many(limits)
+            frames.append(frame.to_ndarray(format="rgb24"))
+            pts = frame.pts if frame.pts is not None else len(starts) * (1 / rate) / tb
+            starts.append(float(pts) * tb * 1000.0)
+            last_duration = float(frame.duration or 0) * tb * 1000.0
+    if not frames:
+        raise CorruptMedia("The video has no frames that can be decoded.")
+    order = np.argsort(starts, kind="stable")
+    frames = [frames[i] for i in order]
+    starts = [starts[i] for i in order]
+    durations = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    default = durations[-1] if durations else 1000.0 / rate
+    durations.append(last_duration if last_duration > 0 else default)
+    durations = [round(d, 3) for d in durations]
+    return Clip(frames=frames, durations_ms=durations, loop=0, source_kind=info.kind.value)
+
+
+def load_face_photo(path: Path, limits: MediaLimits) -> Frame:
+    """The face photo as RGB, EXIF orientation applied, at most ``FACE_PHOTO_MAX_SIDE`` a side."""
+    probe_source(path, limits)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if im.format == "JPEG":
+                    im.draft("RGB", (FACE_PHOTO_MAX_SIDE, FACE_PHOTO_MAX_SIDE))
+                im.seek(0)
+                upright = ImageOps.exif_transpose(im)
+                rgb = upright.convert("RGB")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise TooManyPixels("The face photo is far too large to open safely.") from None
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is damaged input
+        raise CorruptMedia(f"The face photo is damaged and cannot be decoded ({exc}).") from None
+    if max(rgb.size) > FACE_PHOTO_MAX_SIDE:
+        rgb.thumbnail((FACE_PHOTO_MAX_SIDE, FACE_PHOTO_MAX_SIDE), Image.Resampling.LANCZOS)
+    return np.ascontiguousarray(np.asarray(rgb))

@@ -1,0 +1,1 @@
+"""The production topology (AWS CDK app) and its assertion tests."""

@@ -1,0 +1,1 @@
+"""The FastAPI app: share pages, web upload, webhooks, admin, health and metrics."""
