@@ -108,6 +108,49 @@ def demo(
         run_guarded(settings, "running the demo")
 
 
+@app.command()
+def bench(
+    media: Annotated[
+        Path | None,
+        typer.Option(help="Real media folder (../shared/media) to add to the built-in sample."),
+    ] = None,
+    repeats: Annotated[int, typer.Option(min=1, help="Timed runs per clip.")] = 3,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here.")] = None,
+) -> None:
+    """Engine frames/s on 320-px frames on one core, and whole-clip time vs decode+encode."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from gpu_worker import bench as engine_bench
+    from gpu_worker.engines import build_engine
+
+    settings = load_settings()
+    console = Console(stderr=True)
+    core = engine_bench.pin_to_one_core()
+    console.print(f"Pinned to core {core}." if core is not None else "Could not pin to one core.")
+    engine = build_engine(settings.engine, settings)
+    try:
+        rows = engine_bench.run(engine, media, repeats)
+    finally:
+        engine.close()
+    table = Table("clip", "frames", "size", "engine fps", "floor s", "whole s", "whole/floor")
+    for r in rows:
+        table.add_row(
+            r.clip, str(r.frames), f"{r.size[0]}×{r.size[1]}", f"{r.engine_fps:.1f}",
+            f"{r.floor_s:.3f}", f"{r.whole_s:.3f}", f"{r.whole_over_floor:.2f}",
+        )
+    Console().print(table)
+    totals = engine_bench.summary(rows)
+    Console().print(totals)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"engine": settings.engine, "core": core, "clips": engine_bench.as_dicts(rows),
+                   "summary": totals}
+        json_out.write_text(json.dumps(payload, indent=1))
+
+
 def main() -> None:
     app()
 

@@ -15,6 +15,9 @@ class MediaLimits(BaseModel):
     max_file_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     max_frames: int = Field(default=300, gt=0)
     max_frame_pixels: int = Field(default=40_000_000, gt=0)
+    # Frames x pixels per frame: what decoding holds in memory (~4 bytes a pixel). A few KB of
+    # GIF can declare 300 frames of 36 Mpx each; this refuses it before anything is decoded.
+    max_total_pixels: int = Field(default=400_000_000, gt=0)
     max_duration_s: float = Field(default=60.0, gt=0)
 
 

@@ -8,6 +8,7 @@ subclasses with a message fit for a user.
 
 from __future__ import annotations
 
+import re
 import struct
 import warnings
 from dataclasses import dataclass
@@ -99,21 +100,28 @@ def _read_head(path: Path, limits: MediaLimits, what: str) -> tuple[bytes, int]:
             raise InputMissing(f"The {what} {path} is not a file.")
         with path.open("rb") as fh:
             head = fh.read(16)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise InputMissing(f"The {what} {path} does not exist.") from None
     except PermissionError:
         raise InputMissing(f"The {what} {path} cannot be read (permission denied).") from None
     except IsADirectoryError:
         raise InputMissing(f"The {what} {path} is a folder, not a file.") from None
+    except OSError as exc:
+        raise InputMissing(f"The {what} {path} cannot be read ({failure_reason(exc)}).") from None
     if size > limits.max_file_bytes:
         raise FileTooLarge(
-            f"The {what} is {_mb(size)}; the limit is {_mb(limits.max_file_bytes)}."
+            f"The {what} is {_size(size)}; the limit is {_size(limits.max_file_bytes)}."
         )
     return head, size
 
 
-def _mb(n: int) -> str:
-    return f"{n / (1024 * 1024):.1f} MB"
+def _size(n: int) -> str:
+    """A file size for people: bytes, KB or MB (1024-based, like file managers)."""
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.1f} MB"
+    if n >= 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n} bytes"
 
 
 def _check_pixels(width: int, height: int, limits: MediaLimits, what: str) -> None:
@@ -126,11 +134,22 @@ def _check_pixels(width: int, height: int, limits: MediaLimits, what: str) -> No
         )
 
 
-def _check_frames(frames: int, limits: MediaLimits, what: str) -> None:
+def _check_frames(frames: int, limits: MediaLimits, what: str, *, exact: bool = True) -> None:
+    """``exact=False``: ``frames`` is a count that stopped at ``max_frames + 1`` (GIF scan)."""
     if frames > limits.max_frames:
+        count = f"{frames}" if exact else f"more than {limits.max_frames}"
         raise TooManyFrames(
-            f"The {what} has {frames} frames; the limit is {limits.max_frames}. "
-            "Trim it and try again."
+            f"The {what} has {count} frames (the limit is {limits.max_frames}); "
+            "trim it and try again."
+        )
+
+
+def _check_total(width: int, height: int, frames: int, limits: MediaLimits, what: str) -> None:
+    total = width * height * frames
+    if total > limits.max_total_pixels:
+        raise TooManyPixels(
+            f"The {what} is too big to process: {frames} frames of {width}×{height} pixels "
+            f"({total / 1e6:.0f} Mpx in all; the limit is {limits.max_total_pixels / 1e6:.0f} Mpx)."
         )
 
 
@@ -185,7 +204,9 @@ def _skip_sub_blocks(data: bytes, pos: int, bad: CorruptMedia) -> int:
         pos += n
 
 
-def _probe_image(path: Path, kind: MediaKind, limits: MediaLimits, what: str) -> tuple[int, int, int]:
+def _probe_image(
+    path: Path, kind: MediaKind, limits: MediaLimits, what: str
+) -> tuple[int, int, int]:
     if kind is MediaKind.GIF:
         data = path.read_bytes()
         width, height, frames = scan_gif(data, limits.max_frames)
@@ -202,8 +223,10 @@ def _probe_image(path: Path, kind: MediaKind, limits: MediaLimits, what: str) ->
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise TooManyPixels(f"The {what} is far too large to open safely.") from None
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is damaged input
-        raise CorruptMedia(f"The {what} is damaged and cannot be opened ({_reason(exc)}).") from None
+    except Exception as exc:  # any decoder failure is damaged input
+        raise CorruptMedia(
+            f"The {what} is damaged and cannot be opened ({failure_reason(exc)})."
+        ) from None
     return width, height, frames
 
 
@@ -235,14 +258,22 @@ def _probe_video(path: Path, limits: MediaLimits, what: str) -> tuple[int, int, 
                 frames = max(1, round(duration * rate))
     except (UnsupportedMedia, TooManyPixels, TooManyFrames):
         raise
-    except Exception as exc:  # noqa: BLE001 - any demuxer failure is damaged input
-        raise CorruptMedia(f"The {what} is damaged and cannot be opened ({_reason(exc)}).") from None
+    except Exception as exc:  # any demuxer failure is damaged input
+        raise CorruptMedia(
+            f"The {what} is damaged and cannot be opened ({failure_reason(exc)})."
+        ) from None
     return width, height, frames
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:120]
+def failure_reason(exc: BaseException) -> str:
+    """A short reason fit for a user from a decoder's exception: its first line without errno
+    numbers or quoted file paths, and never the exception's class name."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)
+    text = re.sub(r":?\s*'[^']*[/\\][^']*'", "", text)
+    text = text.strip(" :.")[:120]
+    return text or "unreadable data"
 
 
 def probe_target(path: Path, limits: MediaLimits) -> MediaInfo:
@@ -259,7 +290,8 @@ def probe_target(path: Path, limits: MediaLimits) -> MediaInfo:
         width, height, frames = _probe_video(path, limits, what)
     else:
         width, height, frames = _probe_image(path, kind, limits, what)
-    _check_frames(frames, limits, what)
+    _check_frames(frames, limits, what, exact=kind is not MediaKind.GIF)
+    _check_total(width, height, frames, limits, what)
     return MediaInfo(kind=kind, width=width, height=height, frames=frames, size_bytes=size)
 
 

@@ -51,7 +51,9 @@ def swap_files(
         if on_progress is not None:
             on_progress("swap", done, total)
 
-    result: SwapOutput = engine.swap(face, clip.frames, faces=faces, on_progress=engine_progress)
+    result: SwapOutput = engine.swap(
+        face, clip.frames, faces=faces, on_progress=engine_progress, durations_ms=clip.durations_ms
+    )
     t2 = time.perf_counter()
 
     def encode_progress(done: int, total: int) -> None:

@@ -75,6 +75,7 @@ class Engine(Protocol):
         *,
         faces: FaceSelection = "largest",
         on_progress: Progress | None = None,
+        durations_ms: Sequence[float] | None = None,
     ) -> SwapOutput: ...
 
     def close(self) -> None: ...

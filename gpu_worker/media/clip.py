@@ -17,7 +17,8 @@ class Clip:
 
     ``durations_ms[i]`` is how long frame ``i`` shows (GIF delays are whole centiseconds, video
     durations come from presentation timestamps). ``loop`` is the GIF/WebP loop count as stored
-    in the file (0 = forever) or None when the file has none (plays once).
+    in the file (0 = forever) or None when the file has none (plays once; a WebP's loop count 1,
+    its "play once", also reads as None and is written back as 1).
     ``alpha`` holds per-frame transparency when the input had any. ``palettes`` holds each
     input GIF frame's colours (K, 3) when it has at most 256, so a GIF written back keeps every
     untouched pixel exact.

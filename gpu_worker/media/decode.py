@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageOps, ImageSequence
 
 from core.config import MediaLimits
 from core.errors import CorruptMedia, InputError, TooManyFrames, TooManyPixels
-from core.media import VIDEO_KINDS, MediaInfo, probe_source, probe_target
+from core.media import VIDEO_KINDS, MediaInfo, MediaKind, failure_reason, probe_source, probe_target
 from gpu_worker.media.clip import Alpha, Clip, Frame
 
 FACE_PHOTO_MAX_SIDE = 2048  # plenty for a face texture; JPEGs decode straight at this scale
@@ -29,8 +31,10 @@ def load_clip(path: Path, limits: MediaLimits) -> Clip:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise TooManyPixels("The GIF/video is far too large to open safely.") from None
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is damaged input
-        raise CorruptMedia(f"The GIF/video is damaged and cannot be decoded ({exc}).") from None
+    except Exception as exc:  # any decoder failure is damaged input
+        raise CorruptMedia(
+            f"The GIF/video is damaged and cannot be decoded ({failure_reason(exc)})."
+        ) from None
 
 
 def _too_many(limits: MediaLimits) -> TooManyFrames:
@@ -39,11 +43,20 @@ def _too_many(limits: MediaLimits) -> TooManyFrames:
     )
 
 
+def _too_big(limits: MediaLimits) -> TooManyPixels:
+    return TooManyPixels(
+        "The GIF/video is too big to process: its frames hold more than "
+        f"{limits.max_total_pixels / 1e6:.0f} Mpx in all (the limit); "
+        "use a shorter or smaller clip."
+    )
+
+
 def _decode_image(path: Path, info: MediaInfo, limits: MediaLimits) -> Clip:
+    total = 0
     frames: list[Frame] = []
     alphas: list[Alpha] = []
     durations: list[float] = []
-    palettes: list[np.ndarray | None] = []
+    palettes: list[NDArray[np.uint8] | None] = []
     with Image.open(path) as im:
         loop = im.info.get("loop")
         for frame in ImageSequence.Iterator(im):
@@ -51,6 +64,9 @@ def _decode_image(path: Path, info: MediaInfo, limits: MediaLimits) -> Clip:
                 raise _too_many(limits)
             if frame.size[0] * frame.size[1] > limits.max_frame_pixels:
                 raise TooManyPixels("A frame of the GIF is larger than the pixel limit.")
+            total += frame.size[0] * frame.size[1]
+            if total > limits.max_total_pixels:
+                raise _too_big(limits)
             rgba = np.asarray(frame.convert("RGBA"))
             rgb = np.ascontiguousarray(rgba[:, :, :3])
             frames.append(rgb)
@@ -60,8 +76,8 @@ def _decode_image(path: Path, info: MediaInfo, limits: MediaLimits) -> Clip:
     if not frames:
         raise CorruptMedia("The GIF/video has no frames.")
     has_alpha = any(int(a.min()) < 255 for a in alphas)
-    if len(frames) == 1:
-        loop = None if loop is None else int(loop)
+    if info.kind is MediaKind.WEBP and loop == 1:
+        loop = None  # WebP's "play once" is a GIF without a loop count
     return Clip(
         frames=frames,
         durations_ms=durations,
@@ -72,7 +88,7 @@ def _decode_image(path: Path, info: MediaInfo, limits: MediaLimits) -> Clip:
     )
 
 
-def _colours(rgb: np.ndarray) -> np.ndarray | None:
+def _colours(rgb: Frame) -> NDArray[np.uint8] | None:
     """The frame's distinct colours (K, 3) when there are at most 256, else None."""
     found = Image.fromarray(rgb, "RGB").getcolors(256)
     if found is None:
@@ -83,6 +99,7 @@ def _colours(rgb: np.ndarray) -> np.ndarray | None:
 def _decode_video(path: Path, info: MediaInfo, limits: MediaLimits) -> Clip:
     import av
 
+    total = 0
     frames: list[Frame] = []
     starts: list[float] = []
     last_duration = 0.0
@@ -94,7 +111,10 @@ def _decode_video(path: Path, info: MediaInfo, limits: MediaLimits) -> Clip:
         for frame in container.decode(stream):
             if len(frames) >= limits.max_frames:
                 raise _too_many(limits)
-            frames.append(frame.to_ndarray(format="rgb24"))
+            total += int(frame.width) * int(frame.height)
+            if total > limits.max_total_pixels:
+                raise _too_big(limits)
+            frames.append(np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8))
             pts = frame.pts if frame.pts is not None else len(starts) * (1 / rate) / tb
             starts.append(float(pts) * tb * 1000.0)
             last_duration = float(frame.duration or 0) * tb * 1000.0
@@ -103,7 +123,7 @@ def _decode_video(path: Path, info: MediaInfo, limits: MediaLimits) -> Clip:
     order = np.argsort(starts, kind="stable")
     frames = [frames[i] for i in order]
     starts = [starts[i] for i in order]
-    durations = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    durations = [b - a for a, b in itertools.pairwise(starts)]
     default = durations[-1] if durations else 1000.0 / rate
     durations.append(last_duration if last_duration > 0 else default)
     durations = [round(d, 3) for d in durations]
@@ -124,8 +144,10 @@ def load_face_photo(path: Path, limits: MediaLimits) -> Frame:
                 rgb = upright.convert("RGB")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise TooManyPixels("The face photo is far too large to open safely.") from None
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is damaged input
-        raise CorruptMedia(f"The face photo is damaged and cannot be decoded ({exc}).") from None
+    except Exception as exc:  # any decoder failure is damaged input
+        raise CorruptMedia(
+            f"The face photo is damaged and cannot be decoded ({failure_reason(exc)})."
+        ) from None
     if max(rgb.size) > FACE_PHOTO_MAX_SIDE:
         rgb.thumbnail((FACE_PHOTO_MAX_SIDE, FACE_PHOTO_MAX_SIDE), Image.Resampling.LANCZOS)
     return np.ascontiguousarray(np.asarray(rgb))

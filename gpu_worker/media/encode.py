@@ -3,7 +3,10 @@ and loop count are kept exactly (GIF delays in centiseconds, cumulative rounding
 never drifts).
 
 GIFs are assembled here block by block, one local palette per frame, because Pillow's writer
-merges identical consecutive frames (changing the frame count).
+merges identical consecutive frames (changing the frame count). Animated WebPs are assembled
+chunk by chunk for the same reason: libwebp's animation encoder (used by Pillow and FFmpeg)
+folds a frame that matches the previous one (within its lossy tolerance) into the previous
+frame's duration.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import tempfile
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 from core.errors import UnsupportedOutput
@@ -26,6 +31,7 @@ VIDEO_TIME_BASE = Fraction(1, 90000)
 STILL_FRAME_MS = 100.0  # a still image written as a clip shows for this long
 
 Progress = Callable[[int, int], None]
+U8 = NDArray[np.uint8]
 
 
 def check_output_path(path: Path) -> str:
@@ -80,10 +86,11 @@ def encode_gif(clip: Clip, on_progress: Progress | None = None) -> bytes:
     if clip.loop is not None and len(clip) > 1:
         out.write(b"\x21\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", clip.loop) + b"\x00")
     delays = _cumulative_round(clip.durations_ms, 10.0)
+    lookup = ColourLookup()
     for i, frame in enumerate(clip.frames):
         alpha = clip.alpha[i] if clip.alpha is not None else None
         hint = clip.palettes[i] if clip.palettes is not None else None
-        out.write(_gif_frame(frame, alpha, delays[i], hint))
+        out.write(_gif_frame(frame, alpha, delays[i], hint, lookup))
         if on_progress is not None:
             on_progress(i + 1, len(clip))
     out.write(b";")
@@ -91,11 +98,11 @@ def encode_gif(clip: Clip, on_progress: Progress | None = None) -> bytes:
 
 
 def _gif_frame(
-    frame: np.ndarray, alpha: np.ndarray | None, delay_cs: int, hint: np.ndarray | None
+    frame: U8, alpha: U8 | None, delay_cs: int, hint: U8 | None, lookup: ColourLookup
 ) -> bytes:
     """GCE + image descriptor with a local palette + LZW data for one frame."""
     transparent = alpha is not None and bool((alpha < 128).any())
-    palette, indices = gif_palette_indices(frame, hint, 255 if transparent else 256)
+    palette, indices = gif_palette_indices(frame, hint, 255 if transparent else 256, lookup)
     if transparent:
         assert alpha is not None
         indices[alpha < 128] = 255
@@ -120,54 +127,79 @@ def _pack(rgb: np.ndarray) -> np.ndarray:
     return np.asarray((flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2])
 
 
+def _unpack(packed: np.ndarray) -> np.ndarray:
+    return np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255], axis=1).astype(
+        np.uint8
+    )
+
+
+class ColourLookup:
+    """Exact colour -> palette index lookups through one 2^24-entry table, reused per frame
+    (set the palette's entries, gather, clear them again: O(pixels + colours))."""
+
+    def __init__(self) -> None:
+        self._table = np.zeros(1 << 24, dtype=np.uint16)
+
+    def exact_indices(self, packed: np.ndarray, palette: np.ndarray) -> np.ndarray:
+        """Index + 1 of each pixel's colour in ``palette`` (packed), 0 where it is absent."""
+        self._table[palette] = np.arange(1, len(palette) + 1, dtype=np.uint16)
+        found = self._table[packed]
+        self._table[palette] = 0
+        return found
+
+
 def gif_palette_indices(
-    frame: np.ndarray, hint: np.ndarray | None, max_colors: int = 256
+    frame: np.ndarray,
+    hint: np.ndarray | None,
+    max_colors: int = 256,
+    lookup: ColourLookup | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A palette (K, 3) and the (H, W) index image for ``frame``.
 
     Pixels whose colour is in the palette keep it exactly, so whatever the swap left untouched
     is written back bit for bit. The palette is the frame's own colours when it has few enough,
     else ``hint`` (the input frame's palette) topped up with colours of the new pixels, else an
-    octree quantisation.
+    octree quantisation of the frame.
     """
     h, w = frame.shape[:2]
-    packed = _pack(frame)
-    colors = np.unique(packed) if hint is None else None
-    if colors is not None and len(colors) <= max_colors:
-        palette_packed = colors
+    image = Image.fromarray(frame, "RGB")
+    own = image.getcolors(max_colors)
+    if own is not None:
+        palette = np.array([c for _, c in own], dtype=np.uint8).reshape(-1, 3)
     elif hint is not None and len(hint) <= max_colors:
-        palette_packed = np.unique(_pack(hint))
-        missing = ~np.isin(packed, palette_packed)
-        spare = max_colors - len(palette_packed)
-        if spare > 0 and missing.any():
-            extra = frame.reshape(-1, 3)[missing][None, :, :]
-            q = Image.fromarray(np.ascontiguousarray(extra), "RGB").quantize(
-                colors=spare, method=Image.Quantize.FASTOCTREE
-            )
-            used = np.asarray(q.getpalette() or [], dtype=np.uint8).reshape(-1, 3)
-            used = used[: int(np.asarray(q).max()) + 1]
-            palette_packed = np.union1d(palette_packed, _pack(used))[:max_colors]
+        palette = hint
     else:
-        q = Image.fromarray(frame, "RGB").quantize(
-            colors=max_colors, method=Image.Quantize.FASTOCTREE
-        )
+        q = image.quantize(colors=max_colors, method=Image.Quantize.FASTOCTREE)
         pal = np.asarray(q.getpalette() or [], dtype=np.uint8).reshape(-1, 3)[:max_colors]
         return pal, np.ascontiguousarray(np.asarray(q))
-    palette = np.stack(
-        [(palette_packed >> 16) & 255, (palette_packed >> 8) & 255, palette_packed & 255], axis=1
-    ).astype(np.uint8)
-    pos = np.searchsorted(palette_packed, packed)
-    pos = np.minimum(pos, len(palette_packed) - 1)
-    exact = palette_packed[pos] == packed
-    indices = pos.astype(np.uint8)
-    if not exact.all():
-        pal_img = Image.new("P", (1, 1))
-        pal_img.putpalette(palette.reshape(-1).tolist() + [0] * (768 - palette.size))
-        nearest = Image.fromarray(frame, "RGB").quantize(
-            palette=pal_img, dither=Image.Dither.FLOYDSTEINBERG
+    lookup = lookup or ColourLookup()
+    packed = _pack(frame)
+    palette_packed = _pack(palette)
+    found = lookup.exact_indices(packed, palette_packed).reshape(h, w)
+    missing = found == 0
+    if not missing.any():
+        return palette, (found - 1).astype(np.uint8)
+    ys, xs = np.nonzero(missing)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    region = np.ascontiguousarray(frame[y0:y1, x0:x1])
+    spare = max_colors - len(palette)
+    if spare > 0:  # room left: add colours of the new pixels
+        extra = region[missing[y0:y1, x0:x1]][None, :, :]
+        q = Image.fromarray(np.ascontiguousarray(extra), "RGB").quantize(
+            colors=spare, method=Image.Quantize.FASTOCTREE
         )
-        indices = np.where(exact, indices, np.asarray(nearest).reshape(-1)).astype(np.uint8)
-    return palette, indices.reshape(h, w)
+        used = np.asarray(q.getpalette() or [], dtype=np.uint8).reshape(-1, 3)
+        used = used[: int(np.asarray(q).max()) + 1]
+        palette = np.concatenate([palette, used])[:max_colors]
+    pal_img = Image.new("P", (1, 1))
+    pal_img.putpalette(palette.reshape(-1).tolist() + [0] * (768 - palette.size))
+    nearest = np.asarray(
+        Image.fromarray(region, "RGB").quantize(palette=pal_img, dither=Image.Dither.FLOYDSTEINBERG)
+    )
+    indices = (found - 1).astype(np.uint8)
+    sub = indices[y0:y1, x0:x1]
+    sub[missing[y0:y1, x0:x1]] = nearest[missing[y0:y1, x0:x1]]
+    return palette, indices
 
 
 def _split_single_gif(data: bytes) -> tuple[bytes, bytes]:
@@ -194,30 +226,73 @@ def _split_single_gif(data: bytes) -> tuple[bytes, bytes]:
 
 
 def encode_webp(clip: Clip, on_progress: Progress | None = None) -> bytes:
-    images = []
-    for i, frame in enumerate(clip.frames):
-        if clip.alpha is not None:
-            images.append(Image.fromarray(np.dstack([frame, clip.alpha[i]]), "RGBA"))
-        else:
-            images.append(Image.fromarray(frame, "RGB"))
-    buf = io.BytesIO()
+    """An animated WebP with exactly one ANMF frame per clip frame (a still for one frame).
+
+    Each frame is a full-canvas key frame encoded by Pillow; it replaces the canvas (no
+    blending), so transparency shows as it was. A clip without a loop count (plays once) gets
+    WebP loop count 1, which WebP players read as "play once".
+    """
+    images = [_webp_image(clip, i) for i in range(len(clip))]
+    if len(images) == 1:
+        buf = io.BytesIO()
+        images[0].save(buf, format="WEBP", quality=WEBP_QUALITY, method=4)
+        if on_progress is not None:
+            on_progress(1, 1)
+        return buf.getvalue()
+    width, height = clip.size
     durations = _cumulative_round(clip.durations_ms, 1.0)
-    loop = 0 if clip.loop is None else clip.loop
-    images[0].save(
-        buf,
-        format="WEBP",
-        save_all=len(images) > 1,
-        append_images=images[1:],
-        duration=durations if len(images) > 1 else None,
-        loop=loop,
-        quality=90,
-        method=4,
-        minimize_size=False,
-        allow_mixed=False,
-    )
-    if on_progress is not None:
-        on_progress(len(clip), len(clip))
-    return buf.getvalue()
+    loop = 1 if clip.loop is None else clip.loop
+    has_alpha = clip.alpha is not None
+    flags = 0x02 | (0x10 if has_alpha else 0)  # animation, alpha
+    canvas = _u24(width - 1) + _u24(height - 1)
+    body = [
+        _riff_chunk(b"VP8X", bytes([flags, 0, 0, 0]) + canvas),
+        _riff_chunk(b"ANIM", b"\x00\x00\x00\x00" + struct.pack("<H", min(loop, 0xFFFF))),
+    ]
+    for i, image in enumerate(images):
+        buf = io.BytesIO()
+        image.save(buf, format="WEBP", quality=WEBP_QUALITY, method=4)
+        # offset (0, 0), full canvas, duration in ms, flags 0b10: no blending, no disposal
+        header = _u24(0) + _u24(0) + canvas + _u24(min(durations[i], 0xFFFFFF)) + b"\x02"
+        body.append(_riff_chunk(b"ANMF", header + _webp_bitstream(buf.getvalue())))
+        if on_progress is not None:
+            on_progress(i + 1, len(clip))
+    payload = b"WEBP" + b"".join(body)
+    return b"RIFF" + struct.pack("<I", len(payload)) + payload
+
+
+WEBP_QUALITY = 90
+
+
+def _webp_image(clip: Clip, i: int) -> Image.Image:
+    if clip.alpha is not None:
+        return Image.fromarray(np.dstack([clip.frames[i], clip.alpha[i]]), "RGBA")
+    return Image.fromarray(clip.frames[i], "RGB")
+
+
+def _u24(n: int) -> bytes:
+    return struct.pack("<I", n)[:3]
+
+
+def _riff_chunk(fourcc: bytes, data: bytes) -> bytes:
+    pad = b"\x00" if len(data) % 2 else b""
+    return fourcc + struct.pack("<I", len(data)) + data + pad
+
+
+def _webp_bitstream(still: bytes) -> bytes:
+    """The ALPH/VP8/VP8L chunks of a still WebP written by Pillow (what an ANMF frame holds)."""
+    out = []
+    pos = 12
+    while pos + 8 <= len(still):
+        fourcc = still[pos : pos + 4]
+        (size,) = struct.unpack_from("<I", still, pos + 4)
+        chunk = still[pos : pos + 8 + size + (size & 1)]
+        if fourcc in (b"ALPH", b"VP8 ", b"VP8L"):
+            out.append(chunk)
+        pos += 8 + size + (size & 1)
+    if not out:
+        raise RuntimeError("unexpected WebP layout from Pillow")
+    return b"".join(out)
 
 
 # --- MP4 (H.264) ----------------------------------------------------------------------------
@@ -253,17 +328,27 @@ def _write_mp4(
         stream.pix_fmt = "yuv420p" if even else "yuv444p"
         stream.time_base = VIDEO_TIME_BASE
         stream.codec_context.time_base = VIDEO_TIME_BASE
-        stream.options = {"crf": "18", "preset": "veryfast", "tune": "animation"}
+        # No B-frames: packets then come in display order, so each MP4 sample's duration is its
+        # frame's own and the last frame keeps its duration (with B-frames the muxer derives
+        # durations from reordered decode timestamps and the clip's end moves).
+        stream.options = {"crf": "18", "preset": "veryfast", "tune": "animation", "bf": "0"}
+        duration_at: dict[int, int] = {}
+
+        def mux(packets: list[av.Packet[Any]]) -> None:
+            for packet in packets:
+                if packet.pts is not None and packet.pts in duration_at:
+                    packet.duration = duration_at[packet.pts]
+                container.mux(packet)
+
         pts = 0
         for i, frame in enumerate(clip.frames):
             vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
             vf.pts = pts
             vf.time_base = VIDEO_TIME_BASE
             vf.duration = ticks[i]
+            duration_at[pts] = ticks[i]
             pts += ticks[i]
-            for packet in stream.encode(vf):
-                container.mux(packet)
+            mux(stream.encode(vf))
             if on_progress is not None:
                 on_progress(i + 1, len(clip))
-        for packet in stream.encode(None):
-            container.mux(packet)
+        mux(stream.encode(None))

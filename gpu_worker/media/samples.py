@@ -32,7 +32,8 @@ def sample_face() -> Frame:
 def astronaut() -> Frame:
     import skimage.data
 
-    return np.ascontiguousarray(skimage.data.astronaut())
+    image = skimage.data.astronaut()  # type: ignore[no-untyped-call]
+    return np.ascontiguousarray(image, dtype=np.uint8)
 
 
 def sample_clip(frames: int = 24, size: tuple[int, int] = (320, 240)) -> Clip:
@@ -49,8 +50,10 @@ def sample_clip(frames: int = 24, size: tuple[int, int] = (320, 240)) -> Clip:
         m = cv2.getRotationMatrix2D((cx, cy), angle, zoom * w / 512 * 1.2)
         m[0, 2] += w / 2 - cx
         m[1, 2] += h / 2 - cy
-        out.append(cv2.warpAffine(base, m, (w, h), flags=cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_REPLICATE))
+        moved = cv2.warpAffine(
+            base, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        out.append(np.asarray(moved, dtype=np.uint8))
     durations = [80.0 if i % 6 else 120.0 for i in range(frames)]
     return Clip(frames=out, durations_ms=durations, loop=0, source_kind="gif")
 

@@ -1,0 +1,123 @@
+"""``swapzy bench``: engine speed on one core, and whole-clip time against the decode+encode
+floor, side by side in one run (this machine is shared and noisy: compare ratios)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.config import MediaLimits
+from gpu_worker.engines.base import Engine, Frame
+from gpu_worker.media import Clip, load_clip, save_clip
+from gpu_worker.media.samples import sample_clip, sample_face
+
+BENCH_WIDTH = 320
+
+
+@dataclass(frozen=True)
+class ClipBench:
+    clip: str
+    frames: int
+    size: tuple[int, int]
+    engine_fps: float  # engine only (no decode/encode), best of the repeats
+    floor_s: float  # decode + encode of the same clip, median
+    whole_s: float  # decode + swap + encode, median
+    whole_over_floor: float
+
+
+def pin_to_one_core() -> int | None:
+    """Run this process (and its threads) on one core; returns the core or None if unsupported."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    core = sorted(os.sched_getaffinity(0))[-1]
+    os.sched_setaffinity(0, {core})
+    cv2.setNumThreads(1)
+    return core
+
+
+def resized(clip: Clip, width: int = BENCH_WIDTH) -> Clip:
+    w, h = clip.size
+    if w == width:
+        return clip
+    size = (width, max(2, round(h * width / w / 2) * 2))
+    frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in clip.frames]
+    return Clip(frames=frames, durations_ms=list(clip.durations_ms), loop=clip.loop)
+
+
+def bench_clips(shared_media: Path | None) -> Iterator[tuple[str, Clip, Frame]]:
+    yield "built-in sample", sample_clip(), sample_face()
+    if shared_media is None or not shared_media.is_dir():
+        return
+    from gpu_worker.media import load_face_photo
+
+    limits = MediaLimits()
+    face = load_face_photo(shared_media / "photos" / "cf_man_c_glasses.jpg", limits)
+    for path in sorted((shared_media / "animations").iterdir()):
+        if path.stem.startswith(("noface", "cartoon")):
+            continue
+        yield path.name, resized(load_clip(path, limits)), face
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def bench_clip(engine: Engine, name: str, clip: Clip, face: Frame, repeats: int) -> ClipBench:
+    with tempfile.TemporaryDirectory(prefix="swapzy-bench-") as tmp:
+        src = Path(tmp) / "in.gif"
+        out = Path(tmp) / "out.gif"
+        save_clip(clip, src)
+        limits = MediaLimits()
+
+        def engine_only() -> None:
+            engine.swap(face, clip.frames, durations_ms=clip.durations_ms)
+
+        def floor() -> None:
+            save_clip(load_clip(src, limits), out)
+
+        def whole() -> None:
+            c = load_clip(src, limits)
+            r = engine.swap(face, c.frames, durations_ms=c.durations_ms)
+            save_clip(c.with_frames(r.frames), out)
+
+        engine_only()  # warm-up
+        eng = min(_timed(engine_only) for _ in range(repeats))
+        floor_s = statistics.median(_timed(floor) for _ in range(repeats))
+        whole_s = statistics.median(_timed(whole) for _ in range(repeats))
+    return ClipBench(
+        clip=name,
+        frames=len(clip),
+        size=clip.size,
+        engine_fps=len(clip) / eng,
+        floor_s=floor_s,
+        whole_s=whole_s,
+        whole_over_floor=whole_s / floor_s,
+    )
+
+
+def run(engine: Engine, shared_media: Path | None, repeats: int = 3) -> list[ClipBench]:
+    return [bench_clip(engine, n, c, f, repeats) for n, c, f in bench_clips(shared_media)]
+
+
+def summary(rows: list[ClipBench]) -> dict[str, float]:
+    frames = sum(r.frames for r in rows)
+    return {
+        "engine_fps_overall": frames / sum(r.frames / r.engine_fps for r in rows),
+        "engine_fps_min": min(r.engine_fps for r in rows),
+        "whole_over_floor_max": max(r.whole_over_floor for r in rows),
+        "whole_over_floor_mean": float(np.mean([r.whole_over_floor for r in rows])),
+    }
+
+
+def as_dicts(rows: list[ClipBench]) -> list[dict[str, object]]:
+    return [asdict(r) for r in rows]

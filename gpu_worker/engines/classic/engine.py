@@ -1,0 +1,302 @@
+"""The classic engine object: models loaded once in the constructor, ``swap`` per clip."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from core.errors import FaceNotFound, NoFaceInSource, NoFaceInTarget
+from gpu_worker.engines.base import Frame, FaceSelection, FrameFace, ModelInfo, Progress
+from gpu_worker.engines.base import SwapOutput, Track
+from gpu_worker.engines.classic import blend, shape
+from gpu_worker.engines.classic.landmarks import (
+    FACE_DETECTION_MODEL,
+    FACE_MESH_MODEL,
+    FaceDetector,
+    FaceMesh,
+    landmarks_in_box,
+)
+from gpu_worker.engines.classic.mesh import (
+    LOWER_LIP_INNER,
+    MESH_POINTS,
+    UPPER_LIP_INNER,
+    FaceTopology,
+    build_topology,
+)
+from gpu_worker.engines.classic.tracking import FaceTrack, box, build_tracks, smooth_track
+
+F32 = NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class ClassicParams:
+    shape_strength: float = 0.6  # how far inner features move toward the source's proportions
+    shading_strength: float = 0.6  # how much of the target's lighting the face takes on
+    mouth_open_ratio: float = 0.02  # lip gap / face size where the target's mouth starts to show
+    # (fully shown at twice that)
+    max_gap_s: float = 0.4  # detector misses up to this long are filled in
+    smooth_window_s: float = 0.4  # Savitzky-Golay window along a track
+    detect_side: int = 1024  # photos are searched for faces at most this large
+    source_face_px: int = 320  # the source face texture is kept at most this tall
+
+
+@dataclass(frozen=True)
+class SourceFace:
+    image: NDArray[np.uint8]  # crop around the face
+    points: F32  # (471, 3) extended landmarks in crop pixels
+    faces_found: int
+
+
+class ClassicEngine:
+    name = "classic"
+    device = "cpu"
+    models: tuple[ModelInfo, ...] = (FACE_DETECTION_MODEL, FACE_MESH_MODEL)
+
+    def __init__(self, *, max_faces: int = 4, params: ClassicParams | None = None) -> None:
+        self.params = params or ClassicParams()
+        # Per-face crops are small: OpenCV's thread pool costs more than it saves there (5x on
+        # a 160-px LAB conversion, seen here), and a worker runs one clip per core anyway.
+        cv2.setNumThreads(1)
+        self._topology: FaceTopology = build_topology()
+        self._max_faces = max_faces
+        self._video: dict[int, FaceMesh] = {1: FaceMesh(video=True, max_faces=1)}
+        self._photo = FaceMesh(video=False, max_faces=5)
+        self._near_detector = FaceDetector(full_range=False)
+        self._far_detector = FaceDetector(full_range=True)
+        self._lips = np.zeros(MESH_POINTS, dtype=bool)
+        self._lips[self._topology.lips] = True
+        self._weights = shape.feature_weights(
+            self._topology.inner_points, _neighbours(self._topology), self.params.shape_strength
+        )
+
+    def close(self) -> None:
+        for mesh in self._video.values():
+            mesh.close()
+        self._photo.close()
+        self._near_detector.close()
+        self._far_detector.close()
+
+    # --- source -----------------------------------------------------------------------------
+
+    def prepare_source(self, photo: Frame) -> SourceFace:
+        h, w = photo.shape[:2]
+        scale = min(1.0, self.params.detect_side / max(h, w))
+        small = cv2.resize(photo, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        found = self._photo.detect(small)
+        if not found:  # small faces (group photos): full-range detector, then landmarks per box
+            boxes = self._far_detector.detect(small)
+            found = [
+                pts for b in boxes if (pts := landmarks_in_box(self._photo, small, b)) is not None
+            ]
+        if not found:
+            raise NoFaceInSource(
+                "No face found in the photo. Send a clear, front-facing photo of one face."
+            )
+        pts = max(found, key=_box_area) / scale
+        x0, y0, x1, y1 = box(pts)
+        size = max(x1 - x0, y1 - y0)
+        m = 0.3 * size
+        cx0, cy0 = max(0, int(x0 - m)), max(0, int(y0 - m))
+        cx1, cy1 = min(w, int(x1 + m) + 1), min(h, int(y1 + m) + 1)
+        crop = photo[cy0:cy1, cx0:cx1]
+        pts = pts - np.array([cx0, cy0, 0], dtype=np.float32)
+        k = min(1.0, self.params.source_face_px / max(1.0, y1 - y0))
+        if k < 1.0:
+            crop = cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+            pts = pts * k
+        refined = self._photo.detect(crop)
+        if refined:
+            pts = min(refined, key=lambda p: float(np.abs(p[:, :2] - pts[:, :2]).mean()))
+        return SourceFace(
+            image=np.ascontiguousarray(crop),
+            points=self._topology.extend(pts),
+            faces_found=len(found),
+        )
+
+    def _detect_clip(self, frames: Sequence[Frame], on_progress: Progress | None) -> list[list[F32]]:
+        """Landmarks per frame. The tracker is sized to the most faces seen in sampled frames,
+        so mediapipe can track instead of re-detecting every frame."""
+        step = max(1, len(frames) // 8)
+        counts = [len(self._near_detector.detect(frames[i])) for i in range(0, len(frames), step)]
+        wanted = max(1, min(self._max_faces, max(counts) + (1 if max(counts) > 1 else 0)))
+        mesh = self._video.get(wanted)
+        if mesh is None:
+            mesh = self._video[wanted] = FaceMesh(video=True, max_faces=wanted)
+        mesh.reset()
+        detections = []
+        for i, frame in enumerate(frames):
+            detections.append(mesh.detect(frame))
+            if on_progress is not None:
+                on_progress(i + 1, 2 * len(frames))
+        return detections
+
+    # --- clip -------------------------------------------------------------------------------
+
+    def swap(
+        self,
+        source: Frame,
+        frames: Sequence[Frame],
+        *,
+        faces: FaceSelection = "largest",
+        on_progress: Progress | None = None,
+        durations_ms: Sequence[float] | None = None,
+    ) -> SwapOutput:
+        src = self.prepare_source(source)
+        n = len(frames)
+        total = 2 * n
+        detections = self._detect_clip(frames, on_progress)
+        frame_ms = float(np.median(durations_ms)) if durations_ms else 80.0
+        frame_ms = frame_ms if frame_ms > 0 else 80.0
+        max_gap = max(1, round(self.params.max_gap_s * 1000 / frame_ms))
+        window = max(5, 2 * round(self.params.smooth_window_s * 1000 / frame_ms / 2) + 1)
+        tracks = build_tracks(detections, max_gap)
+        if not tracks:
+            raise NoFaceInTarget("No face found in any frame of the GIF/video.")
+        chosen = self._select(tracks, faces)
+        notes = self._notes(src, tracks, chosen, faces)
+        for tr in chosen:
+            smooth_track(tr, max_gap, window, self._lips)
+        offsets = {tr.number: self._identity_offset(src, tr) for tr in chosen}
+        out: list[Frame] = []
+        per_frame: list[list[FrameFace]] = []
+        for i, frame in enumerate(frames):
+            result = frame
+            info: list[FrameFace] = []
+            for tr in chosen:
+                pts = tr.smoothed.get(i)
+                if pts is None:
+                    continue
+                mean, offset = offsets[tr.number]
+                result = self._render(result, src, pts, shape.apply_offset(pts, mean, offset))
+                x0, y0, x1, y1 = box(pts)
+                info.append(
+                    FrameFace(
+                        track=tr.number,
+                        box=(int(x0), int(y0), int(x1), int(y1)),
+                        landmarks=pts[:, :2].copy(),
+                        swapped=True,
+                        interpolated=i in tr.interpolated,
+                    )
+                )
+            out.append(result)
+            per_frame.append(info)
+            if on_progress is not None:
+                on_progress(n + i + 1, total)
+        return SwapOutput(
+            frames=out,
+            faces=per_frame,
+            tracks=[_summary(tr, tr in chosen) for tr in tracks],
+            source_faces_found=src.faces_found,
+            notes=notes,
+        )
+
+    @staticmethod
+    def _select(tracks: list[FaceTrack], faces: FaceSelection) -> list[FaceTrack]:
+        if faces == "all":
+            return list(tracks)
+        if faces == "largest":
+            return [max(tracks, key=lambda tr: tr.total_area())]
+        if not 1 <= faces <= len(tracks):
+            people = "1 face" if len(tracks) == 1 else f"{len(tracks)} faces"
+            raise FaceNotFound(f"The clip has {people}; there is no face number {faces}.")
+        return [tracks[faces - 1]]
+
+    @staticmethod
+    def _notes(
+        src: SourceFace, tracks: list[FaceTrack], chosen: list[FaceTrack], faces: FaceSelection
+    ) -> list[str]:
+        notes = []
+        if src.faces_found > 1:
+            notes.append(f"The photo has {src.faces_found} faces; using the largest one.")
+        if len(tracks) > 1 and faces == "largest":
+            notes.append(
+                f"The clip has {len(tracks)} faces; swapped face {chosen[0].number} (the largest). "
+                "Use --faces all or --faces N to choose."
+            )
+        return notes
+
+    def _identity_offset(self, src: SourceFace, track: FaceTrack) -> tuple[F32, F32]:
+        mean = np.mean(np.stack(list(track.smoothed.values())), axis=0).astype(np.float32)
+        offset = shape.identity_offset(src.points[:MESH_POINTS], mean, self._weights)
+        return mean, offset
+
+    # --- one face in one frame ------------------------------------------------------------------
+
+    def _render(self, frame: Frame, src: SourceFace, target: F32, adjusted: F32) -> Frame:
+        topo, p = self._topology, self.params
+        fh, fw = frame.shape[:2]
+        x0, y0, x1, y1 = box(target)
+        face_size = float(np.sqrt(max(1.0, (x1 - x0) * (y1 - y0))))
+        m = 0.15 * face_size
+        cx0, cy0 = max(0, int(x0 - m)), max(0, int(y0 - m))
+        cx1, cy1 = min(fw, int(x1 + m) + 1), min(fh, int(y1 + m) + 1)
+        if cx1 - cx0 < 8 or cy1 - cy0 < 8:
+            return frame
+        crop = frame[cy0:cy1, cx0:cx1]
+        shift = np.array([cx0, cy0, 0], dtype=np.float32)
+        dst = topo.extend(adjusted - shift)
+        tgt = target - shift
+        warped, coverage = blend_warp(src, dst, topo, crop.shape[:2])
+        gap = float(np.linalg.norm(tgt[UPPER_LIP_INNER, :2] - tgt[LOWER_LIP_INNER, :2]))
+        opening = (gap / face_size - p.mouth_open_ratio) / p.mouth_open_ratio
+        mask = blend.face_mask(
+            tgt[topo.oval, :2],
+            tgt[topo.mouth_inner, :2],
+            float(np.clip(opening, 0.0, 1.0)),
+            coverage,
+            face_size,
+            crop.shape[:2],
+        )
+        if float(mask.max()) <= 0:
+            return frame
+        dst_ycc = blend.to_ycc(crop)
+        src_ycc = blend.to_ycc(warped)
+        core = (mask > 0.5).astype(np.uint8) * 255
+        ycc = blend.transfer_colour(
+            src_ycc, blend.channel_stats(src_ycc, core), blend.channel_stats(dst_ycc, core)
+        )
+        ycc = blend.match_shading(ycc, dst_ycc, core, face_size / 8, p.shading_strength)
+        merged = blend.multiband_blend(blend.from_ycc(ycc), crop, mask)
+        result = frame.copy()
+        result[cy0:cy1, cx0:cx1] = merged
+        return result
+
+
+def blend_warp(
+    src: SourceFace, dst: F32, topo: FaceTopology, shape_hw: tuple[int, int]
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    from gpu_worker.engines.classic.warp import warp_face
+
+    return warp_face(
+        src.image, src.points[:, :2], dst[:, :2], dst[:, 2], topo.triangles, shape_hw
+    )
+
+
+def _box_area(points: F32) -> float:
+    x0, y0, x1, y1 = box(points)
+    return (x1 - x0) * (y1 - y0)
+
+
+def _neighbours(topo: FaceTopology) -> list[set[int]]:
+    out: list[set[int]] = [set() for _ in range(MESH_POINTS)]
+    for tri in topo.triangles:
+        for a in tri:
+            for b in tri:
+                if a != b and a < MESH_POINTS and b < MESH_POINTS:
+                    out[a].add(int(b))
+    return out
+
+
+def _summary(tr: FaceTrack, selected: bool) -> Track:
+    return Track(
+        number=tr.number,
+        first_frame=tr.first,
+        last_frame=tr.last,
+        frames_seen=len(tr.raw),
+        mean_area=tr.mean_area(),
+        selected=selected,
+    )

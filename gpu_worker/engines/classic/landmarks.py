@@ -1,0 +1,176 @@
+"""FaceMesh and FaceDetection (mediapipe 0.10.21 legacy solutions, Apache-2.0, models inside
+the wheel)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import sys
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from gpu_worker.engines.base import ModelInfo
+
+FACE_MESH_MODEL = ModelInfo(
+    name="mediapipe-face-mesh",
+    role="landmarker",
+    file="mediapipe/modules/face_landmark/face_landmark.tflite",
+    licence="Apache-2.0",
+    commercial_use=True,
+    source="pip: mediapipe==0.10.21",
+)
+FACE_DETECTION_MODEL = ModelInfo(
+    name="mediapipe-blazeface",
+    role="detector",
+    file="mediapipe/modules/face_detection/face_detection_{short_range,full_range_sparse}.tflite",
+    licence="Apache-2.0",
+    commercial_use=True,
+    source="pip: mediapipe==0.10.21",
+)
+
+Landmarks = NDArray[np.float32]  # (468, 3): x, y in pixels; z in pixels, smaller = nearer
+Box = tuple[float, float, float, float]
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence the C++ logging (glog / TFLite INFO lines) that mediapipe writes to fd 2.
+
+    Python-level output meant for the user must not go through fd 2 meanwhile: the CLI's
+    progress display writes to a duplicate of it.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _solutions() -> tuple[Any, Any]:
+    """mediapipe's face_mesh and face_detection modules.
+
+    ``import mediapipe`` also imports its drawing utilities and so ``matplotlib.pyplot``
+    (0.7 s of a 1.1 s import, seen here). When mediapipe is not imported yet, its two package
+    ``__init__`` files are skipped (empty package modules with the right ``__path__``); the
+    solution modules themselves load as usual.
+    """
+    if "mediapipe" not in sys.modules:
+        spec = importlib.util.find_spec("mediapipe")
+        if spec is not None and spec.origin is not None:
+            root = os.path.dirname(spec.origin)
+            for name, path in (
+                ("mediapipe", root),
+                ("mediapipe.python.solutions", os.path.join(root, "python", "solutions")),
+            ):
+                module = types.ModuleType(name)
+                module.__path__ = [path]
+                module.__package__ = name
+                sys.modules[name] = module
+    from mediapipe.python.solutions import face_detection, face_mesh
+
+    return face_mesh, face_detection
+
+
+def _to_points(face: Any, w: int, h: int) -> Landmarks:
+    arr = np.array([(p.x, p.y, p.z) for p in face.landmark[:468]], dtype=np.float32)
+    arr *= np.array([w, h, w], dtype=np.float32)
+    return arr
+
+
+class FaceMesh:
+    """Landmarks of up to ``max_faces`` faces per image.
+
+    ``video=True`` lets mediapipe track faces between consecutive frames (faster, steadier);
+    call ``reset`` between clips. ``video=False`` treats every image on its own (photos).
+    """
+
+    def __init__(self, *, video: bool, max_faces: int, min_confidence: float = 0.5) -> None:
+        face_mesh, _ = _solutions()
+        self._make = lambda: face_mesh.FaceMesh(
+            static_image_mode=not video,
+            max_num_faces=max_faces,
+            refine_landmarks=False,
+            min_detection_confidence=min_confidence,
+            min_tracking_confidence=0.5,
+        )
+        self._mesh = self._start()
+
+    def _start(self) -> Any:
+        with quiet_native_stderr():
+            mesh = self._make()
+            mesh.process(np.zeros((64, 64, 3), dtype=np.uint8))  # builds the interpreters
+        return mesh
+
+    def reset(self) -> None:
+        """Forget tracked faces (a new clip starts)."""
+        self._mesh.reset()
+
+    def detect(self, rgb: NDArray[np.uint8]) -> list[Landmarks]:
+        h, w = rgb.shape[:2]
+        with quiet_native_stderr():
+            result = self._mesh.process(np.ascontiguousarray(rgb))
+        return [_to_points(f, w, h) for f in result.multi_face_landmarks or []]
+
+    def close(self) -> None:
+        self._mesh.close()
+
+
+class FaceDetector:
+    """Face boxes. ``full_range`` finds small faces (group photos) at ~4x the cost."""
+
+    def __init__(self, *, full_range: bool, min_confidence: float = 0.5) -> None:
+        _, face_detection = _solutions()
+        with quiet_native_stderr():
+            self._det = face_detection.FaceDetection(
+                model_selection=1 if full_range else 0, min_detection_confidence=min_confidence
+            )
+            self._det.process(np.zeros((64, 64, 3), dtype=np.uint8))
+
+    def detect(self, rgb: NDArray[np.uint8]) -> list[Box]:
+        h, w = rgb.shape[:2]
+        with quiet_native_stderr():
+            result = self._det.process(np.ascontiguousarray(rgb))
+        boxes: list[Box] = []
+        for d in result.detections or []:
+            b = d.location_data.relative_bounding_box
+            boxes.append((b.xmin * w, b.ymin * h, (b.xmin + b.width) * w, (b.ymin + b.height) * h))
+        return boxes
+
+    def close(self) -> None:
+        self._det.close()
+
+
+def landmarks_in_box(mesh: FaceMesh, rgb: NDArray[np.uint8], face: Box) -> Landmarks | None:
+    """Landmarks of the face in ``face`` (a detector box), found on an enlarged crop."""
+    h, w = rgb.shape[:2]
+    x0, y0, x1, y1 = face
+    side = max(x1 - x0, y1 - y0) * 2.2
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    ax0, ay0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
+    ax1, ay1 = min(w, int(cx + side / 2)), min(h, int(cy + side / 2))
+    crop = rgb[ay0:ay1, ax0:ax1]
+    if crop.shape[0] < 8 or crop.shape[1] < 8:
+        return None
+    k = max(1.0, 256 / max(crop.shape[:2]))
+    if k > 1.0:
+        crop = cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC)
+    found = mesh.detect(crop)
+    if not found:
+        return None
+    best = max(found, key=lambda p: float(np.ptp(p[:, 0]) * np.ptp(p[:, 1])))
+    return (best / k + np.array([ax0, ay0, 0], dtype=np.float32)).astype(np.float32)
