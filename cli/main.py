@@ -6,12 +6,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from core.config import Settings, load_settings
 from core.errors import SwapzyError
+
+if TYPE_CHECKING:
+    from gpu_worker.engines.base import FaceSelection
 
 app = typer.Typer(
     name="swapzy",
@@ -22,14 +25,16 @@ app = typer.Typer(
 )
 
 
-def parse_faces(value: str) -> str | int:
+def parse_faces(value: str) -> FaceSelection:
     """``largest``, ``all`` or a face number (1-based) as listed by ``swapzy swap``."""
     v = value.strip().lower()
-    if v in ("largest", "all"):
-        return v
+    if v == "largest":
+        return "largest"
+    if v == "all":
+        return "all"
     if v.isdigit() and int(v) >= 1:
         return int(v)
-    raise typer.BadParameter("use 'largest', 'all' or a face number such as 2")
+    fail(f"--faces must be 'largest', 'all' or a face number such as 2, not {value!r}.", 2)
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -38,7 +43,9 @@ def fail(message: str, code: int) -> NoReturn:
 
 
 def run_guarded(settings: Settings, action: str) -> None:
-    """Turn errors into one line on stderr with the error's exit code (no traceback)."""
+    """Turn the error being handled into one line on stderr with the error's exit code (no
+    traceback). Call it from an ``except`` block; it returns only when SWAPZY_DEBUG is set, and
+    the caller then re-raises the error with a bare ``raise``."""
     exc = sys.exc_info()[1]
     if isinstance(exc, SwapzyError):
         fail(exc.message, exc.exit_code)
@@ -47,7 +54,7 @@ def run_guarded(settings: Settings, action: str) -> None:
     if isinstance(exc, MemoryError):
         fail(f"ran out of memory while {action}; try a shorter or smaller clip.", 1)
     if os.environ.get("SWAPZY_DEBUG"):
-        raise
+        return
     fail(
         f"something went wrong on our side while {action} ({type(exc).__name__}). "
         "Set SWAPZY_DEBUG=1 to see the details.",
@@ -60,7 +67,8 @@ def swap(
     target: Annotated[Path, typer.Argument(help="GIF, MP4/WebM, animated WebP or still image.")],
     source: Annotated[Path, typer.Argument(help="Face photo (JPEG, PNG or WebP).")],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Output file; .gif, .mp4 or .webp picks the format.")
+        Path,
+        typer.Option("--output", "-o", help="Output file; .gif, .mp4 or .webp picks the format."),
     ],
     faces: Annotated[
         str,
@@ -82,8 +90,9 @@ def swap(
         run_swap(settings, target, source, output, selection, engine, show_progress=not quiet)
     except typer.Exit:
         raise
-    except BaseException:  # noqa: BLE001 - every failure becomes one clear line
+    except BaseException:  # every failure becomes one clear line
         run_guarded(settings, "swapping")
+        raise
 
 
 @app.command()
@@ -101,11 +110,14 @@ def demo(
     try:
         target, source = write_sample_files(output.parent / "sample-inputs")
         typer.echo(f"Sample GIF: {target}\nSample face: {source}", err=True)
-        run_swap(settings, target, source, output, "largest", settings.engine, show_progress=not quiet)
+        run_swap(
+            settings, target, source, output, "largest", settings.engine, show_progress=not quiet
+        )
     except typer.Exit:
         raise
-    except BaseException:  # noqa: BLE001
+    except BaseException:
         run_guarded(settings, "running the demo")
+        raise
 
 
 @app.command()
@@ -138,16 +150,25 @@ def bench(
     table = Table("clip", "frames", "size", "engine fps", "floor s", "whole s", "whole/floor")
     for r in rows:
         table.add_row(
-            r.clip, str(r.frames), f"{r.size[0]}×{r.size[1]}", f"{r.engine_fps:.1f}",
-            f"{r.floor_s:.3f}", f"{r.whole_s:.3f}", f"{r.whole_over_floor:.2f}",
+            r.clip,
+            str(r.frames),
+            f"{r.size[0]}×{r.size[1]}",
+            f"{r.engine_fps:.1f}",
+            f"{r.floor_s:.3f}",
+            f"{r.whole_s:.3f}",
+            f"{r.whole_over_floor:.2f}",
         )
     Console().print(table)
     totals = engine_bench.summary(rows)
     Console().print(totals)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"engine": settings.engine, "core": core, "clips": engine_bench.as_dicts(rows),
-                   "summary": totals}
+        payload = {
+            "engine": settings.engine,
+            "core": core,
+            "clips": engine_bench.as_dicts(rows),
+            "summary": totals,
+        }
         json_out.write_text(json.dumps(payload, indent=1))
 
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from core.config import Settings
 from core.media import probe_source, probe_target
@@ -27,13 +35,19 @@ def run_swap(
     *,
     show_progress: bool = True,
 ) -> SwapReport:
-    console = Console(stderr=True)
+    # The engine silences native logging on fd 2 while models run; the display writes to a
+    # duplicate of it so progress keeps showing.
+    console = Console(file=os.fdopen(os.dup(2), "w", buffering=1, closefd=True))
     # Fail fast, before loading any model: output format, then both inputs' headers and limits.
     check_output_path(output)
     probe_target(target, settings.limits)
     probe_source(source, settings.limits)
     output.parent.mkdir(parents=True, exist_ok=True)
-    with console.status("Loading the face models…", spinner="dots") if show_progress else _null():
+    with (
+        console.status("Loading the face models…", spinner="dots")
+        if show_progress
+        else _NullContext()
+    ):
         engine = build_engine(engine_name, settings)
     try:
         progress = Progress(
@@ -42,10 +56,10 @@ def run_swap(
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=console,
-            transient=False,
-            disable=not show_progress,
+            transient=True,
+            disable=not show_progress or not console.is_terminal,
         )
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def on_progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -74,7 +88,7 @@ def run_swap(
     return report
 
 
-class _null:
+class _NullContext:
     def __enter__(self) -> None:
         return None
 

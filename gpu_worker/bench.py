@@ -48,7 +48,10 @@ def resized(clip: Clip, width: int = BENCH_WIDTH) -> Clip:
     if w == width:
         return clip
     size = (width, max(2, round(h * width / w / 2) * 2))
-    frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in clip.frames]
+    frames: list[Frame] = [
+        np.asarray(cv2.resize(f, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+        for f in clip.frames
+    ]
     return Clip(frames=frames, durations_ms=list(clip.durations_ms), loop=clip.loop)
 
 

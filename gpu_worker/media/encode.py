@@ -122,15 +122,15 @@ def _gif_frame(
     return gce + bytes(desc) + gct + body[10:]
 
 
-def _pack(rgb: np.ndarray) -> np.ndarray:
+def _pack(rgb: U8) -> NDArray[np.uint32]:
     flat = rgb.reshape(-1, 3).astype(np.uint32)
-    return np.asarray((flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2])
+    return np.asarray((flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2], dtype=np.uint32)
 
 
-def _unpack(packed: np.ndarray) -> np.ndarray:
-    return np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255], axis=1).astype(
-        np.uint8
-    )
+def _unpack(packed: NDArray[np.uint32]) -> U8:
+    channels = [(packed >> 16) & 255, (packed >> 8) & 255, packed & 255]
+    stacked: NDArray[np.integer[Any]] = np.stack(channels, axis=1)
+    return stacked.astype(np.uint8)
 
 
 class ColourLookup:
@@ -140,20 +140,22 @@ class ColourLookup:
     def __init__(self) -> None:
         self._table = np.zeros(1 << 24, dtype=np.uint16)
 
-    def exact_indices(self, packed: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    def exact_indices(
+        self, packed: NDArray[np.uint32], palette: NDArray[np.uint32]
+    ) -> NDArray[np.uint16]:
         """Index + 1 of each pixel's colour in ``palette`` (packed), 0 where it is absent."""
         self._table[palette] = np.arange(1, len(palette) + 1, dtype=np.uint16)
-        found = self._table[packed]
+        found: NDArray[np.uint16] = self._table[packed]
         self._table[palette] = 0
         return found
 
 
 def gif_palette_indices(
-    frame: np.ndarray,
-    hint: np.ndarray | None,
+    frame: U8,
+    hint: U8 | None,
     max_colors: int = 256,
     lookup: ColourLookup | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[U8, U8]:
     """A palette (K, 3) and the (H, W) index image for ``frame``.
 
     Pixels whose colour is in the palette keep it exactly, so whatever the swap left untouched
@@ -194,7 +196,7 @@ def gif_palette_indices(
     pal_img = Image.new("P", (1, 1))
     pal_img.putpalette(palette.reshape(-1).tolist() + [0] * (768 - palette.size))
     nearest = np.asarray(
-        Image.fromarray(region, "RGB").quantize(palette=pal_img, dither=Image.Dither.FLOYDSTEINBERG)
+        Image.fromarray(region, "RGB").quantize(palette=pal_img, dither=Image.Dither.NONE)
     )
     indices = (found - 1).astype(np.uint8)
     sub = indices[y0:y1, x0:x1]

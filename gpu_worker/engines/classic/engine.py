@@ -39,9 +39,30 @@ class ClassicParams:
     mouth_open_ratio: float = 0.02  # lip gap / face size where the target's mouth starts to show
     # (fully shown at twice that)
     max_gap_s: float = 0.4  # detector misses up to this long are filled in
-    smooth_window_s: float = 0.4  # Savitzky-Golay window along a track
+    smooth_window_s: float = 1.0  # Savitzky-Golay window for head pose (and lips) along a track
+    shape_window_s: float = 1.6  # ... and for the rest of the face's shape (noise, slow change)
     detect_side: int = 1024  # photos are searched for faces at most this large
     source_face_px: int = 320  # the source face texture is kept at most this tall
+
+
+class ColourState:
+    """Colour statistics of one track, smoothed over time so the face's tone cannot flicker
+    when the mouth opens or the lighting of one frame is odd."""
+
+    def __init__(self, keep: float = 0.7) -> None:
+        self.keep = keep
+        self.values: list[F32] | None = None
+
+    def update(self, src: tuple[F32, F32], dst: tuple[F32, F32]) -> tuple[
+        tuple[F32, F32], tuple[F32, F32]
+    ]:
+        new = [src[0], src[1], dst[0], dst[1]]
+        if self.values is None:
+            self.values = new
+        else:
+            self.values = [self.keep * old + (1 - self.keep) * n for old, n in zip(self.values, new)]
+        v = self.values
+        return (v[0], v[1]), (v[2], v[3])
 
 
 @dataclass(frozen=True)
@@ -152,15 +173,17 @@ class ClassicEngine:
         frame_ms = float(np.median(durations_ms)) if durations_ms else 80.0
         frame_ms = frame_ms if frame_ms > 0 else 80.0
         max_gap = max(1, round(self.params.max_gap_s * 1000 / frame_ms))
-        window = max(5, 2 * round(self.params.smooth_window_s * 1000 / frame_ms / 2) + 1)
+        window = _frames_window(self.params.smooth_window_s, frame_ms)
+        shape_window = _frames_window(self.params.shape_window_s, frame_ms)
         tracks = build_tracks(detections, max_gap)
         if not tracks:
             raise NoFaceInTarget("No face found in any frame of the GIF/video.")
         chosen = self._select(tracks, faces)
         notes = self._notes(src, tracks, chosen, faces)
         for tr in chosen:
-            smooth_track(tr, max_gap, window, self._lips)
+            smooth_track(tr, max_gap, window, shape_window, self._lips)
         offsets = {tr.number: self._identity_offset(src, tr) for tr in chosen}
+        colour = {tr.number: ColourState() for tr in chosen}
         out: list[Frame] = []
         per_frame: list[list[FrameFace]] = []
         for i, frame in enumerate(frames):
@@ -171,7 +194,8 @@ class ClassicEngine:
                 if pts is None:
                     continue
                 mean, offset = offsets[tr.number]
-                result = self._render(result, src, pts, shape.apply_offset(pts, mean, offset))
+                adjusted = shape.apply_offset(pts, mean, offset)
+                result = self._render(result, src, pts, adjusted, colour[tr.number])
                 x0, y0, x1, y1 = box(pts)
                 info.append(
                     FrameFace(
@@ -226,7 +250,9 @@ class ClassicEngine:
 
     # --- one face in one frame ------------------------------------------------------------------
 
-    def _render(self, frame: Frame, src: SourceFace, target: F32, adjusted: F32) -> Frame:
+    def _render(
+        self, frame: Frame, src: SourceFace, target: F32, adjusted: F32, colour: ColourState
+    ) -> Frame:
         topo, p = self._topology, self.params
         fh, fw = frame.shape[:2]
         x0, y0, x1, y1 = box(target)
@@ -256,9 +282,8 @@ class ClassicEngine:
         dst_ycc = blend.to_ycc(crop)
         src_ycc = blend.to_ycc(warped)
         core = (mask > 0.5).astype(np.uint8) * 255
-        ycc = blend.transfer_colour(
-            src_ycc, blend.channel_stats(src_ycc, core), blend.channel_stats(dst_ycc, core)
-        )
+        stats = colour.update(blend.channel_stats(src_ycc, core), blend.channel_stats(dst_ycc, core))
+        ycc = blend.transfer_colour(src_ycc, *stats)
         ycc = blend.match_shading(ycc, dst_ycc, core, face_size / 8, p.shading_strength)
         merged = blend.multiband_blend(blend.from_ycc(ycc), crop, mask)
         result = frame.copy()
@@ -274,6 +299,11 @@ def blend_warp(
     return warp_face(
         src.image, src.points[:, :2], dst[:, :2], dst[:, 2], topo.triangles, shape_hw
     )
+
+
+def _frames_window(seconds: float, frame_ms: float) -> int:
+    """An odd Savitzky-Golay window (at least 5 frames) covering about ``seconds``."""
+    return max(5, 2 * round(seconds * 1000 / frame_ms / 2) + 1)
 
 
 def _box_area(points: F32) -> float:

@@ -85,7 +85,11 @@ def build_tracks(detections: list[list[Landmarks]], max_gap: int) -> list[FaceTr
 
 
 def smooth_track(
-    track: FaceTrack, max_gap: int, window: int, mobile: NDArray[np.bool_] | None = None
+    track: FaceTrack,
+    max_gap: int,
+    window: int,
+    shape_window: int,
+    mobile: NDArray[np.bool_] | None = None,
 ) -> None:
     """Fill gaps of up to ``max_gap`` frames by interpolation, then smooth each run of frames.
 
@@ -108,7 +112,7 @@ def smooth_track(
             filled.reshape(len(span), -1)[:, j] = np.interp(span, known, flat[:, j])
         track.interpolated.update(t for t in span if t not in track.raw)
         if len(span) >= 5:
-            filled = smooth_pose_and_shape(filled, window, mobile)
+            filled = smooth_pose_and_shape(filled, window, shape_window, mobile)
         for i, t in enumerate(span):
             track.smoothed[t] = filled[i]
 
@@ -119,20 +123,23 @@ def _odd_window(window: int, n: int) -> int:
 
 
 def smooth_pose_and_shape(
-    points: NDArray[np.float32], window: int, mobile: NDArray[np.bool_] | None
+    points: NDArray[np.float32],
+    window: int,
+    shape_window: int,
+    mobile: NDArray[np.bool_] | None,
 ) -> NDArray[np.float32]:
     """Zero-lag smoothing that treats head motion and face shape apart.
 
     Each frame is split into a pose (similarity from the run's mean shape) and a shape in the
     mean's frame. The pose is smoothed over ``window`` frames, so quick head moves are followed;
-    the shape, where detector noise lives and real change is slow, over twice that. Lips keep
-    the pose's window: they move fast when people talk.
+    the shape, where detector noise lives and real change is slow, over ``shape_window``. Lips
+    keep the pose's window: they move fast when people talk.
     """
     from gpu_worker.engines.classic.shape import similarity
 
     n = len(points)
     w_pose = _odd_window(window, n)
-    w_shape = _odd_window(2 * window + 1, n)
+    w_shape = _odd_window(shape_window, n)
     if not w_pose:
         return points
     mean = points.mean(axis=0)
