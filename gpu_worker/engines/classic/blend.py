@@ -12,7 +12,7 @@ U8 = NDArray[np.uint8]
 
 def polygon_mask(points: F32, shape: tuple[int, int]) -> U8:
     mask = np.zeros(shape, dtype=np.uint8)
-    cv2.fillPoly(mask, [np.round(points * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    cv2.fillPoly(mask, [np.round(points * 16).astype(np.int32)], (255,), cv2.LINE_AA, shift=4)
     return mask
 
 
@@ -36,7 +36,8 @@ def face_mask(
     if mouth is not None and mouth_opacity > 0:
         hole = polygon_mask(mouth, shape)
         d = max(1, round(face_size * 0.01))
-        hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * d + 1, 2 * d + 1)))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * d + 1, 2 * d + 1))
+        hole = np.asarray(cv2.dilate(hole, kernel), dtype=np.uint8)
         mask = cv2.subtract(mask, (hole.astype(np.float32) * mouth_opacity).astype(np.uint8))
     sigma = max(1.0, face_size * feather)
     soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma)
@@ -52,11 +53,12 @@ def channel_stats(ycc: U8, mask: U8) -> tuple[F32, F32]:
 
 def to_ycc(rgb: U8) -> U8:
     """8-bit YCrCb: luma first, like LAB, without LAB's 0.1 s table set-up per process."""
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    return np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb), dtype=np.uint8)
 
 
 def from_ycc(ycc: F32) -> U8:
-    return cv2.cvtColor(np.clip(ycc + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2RGB)
+    rgb = cv2.cvtColor(np.clip(ycc + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2RGB)
+    return np.asarray(rgb, dtype=np.uint8)
 
 
 def transfer_colour(
@@ -101,16 +103,17 @@ def multiband_blend(fg: U8, bg: U8, mask: F32, levels: int = 4) -> U8:
     m = mask.astype(np.float32)
     ga, gb, gm = [a], [b], [m]
     for _ in range(levels):
-        ga.append(cv2.pyrDown(ga[-1]))
-        gb.append(cv2.pyrDown(gb[-1]))
-        gm.append(cv2.pyrDown(gm[-1]))
-    out = ga[-1] * gm[-1][..., None] + gb[-1] * (1 - gm[-1][..., None])
+        ga.append(np.asarray(cv2.pyrDown(ga[-1]), dtype=np.float32))
+        gb.append(np.asarray(cv2.pyrDown(gb[-1]), dtype=np.float32))
+        gm.append(np.asarray(cv2.pyrDown(gm[-1]), dtype=np.float32))
+    out = np.asarray(ga[-1] * gm[-1][..., None] + gb[-1] * (1 - gm[-1][..., None]), np.float32)
     for i in range(levels - 1, -1, -1):
         size = (ga[i].shape[1], ga[i].shape[0])
         la = ga[i] - cv2.pyrUp(ga[i + 1], dstsize=size)
         lb = gb[i] - cv2.pyrUp(gb[i + 1], dstsize=size)
         mi = gm[i][..., None]
-        out = cv2.pyrUp(out, dstsize=size) + la * mi + lb * (1 - mi)
+        up = np.asarray(cv2.pyrUp(out, dstsize=size), dtype=np.float32)
+        out = np.asarray(up + la * mi + lb * (1 - mi), dtype=np.float32)
     # Outside the mask the result must be the background exactly.
     outside = mask <= 0
     res = np.clip(out + 0.5, 0, 255).astype(np.uint8)

@@ -10,8 +10,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.errors import FaceNotFound, NoFaceInSource, NoFaceInTarget
-from gpu_worker.engines.base import Frame, FaceSelection, FrameFace, ModelInfo, Progress
-from gpu_worker.engines.base import SwapOutput, Track
+from gpu_worker.engines.base import (
+    FaceSelection,
+    Frame,
+    FrameFace,
+    ModelInfo,
+    Progress,
+    SwapOutput,
+    Track,
+)
 from gpu_worker.engines.classic import blend, shape
 from gpu_worker.engines.classic.landmarks import (
     FACE_DETECTION_MODEL,
@@ -60,7 +67,8 @@ class ColourState:
         if self.values is None:
             self.values = new
         else:
-            self.values = [self.keep * old + (1 - self.keep) * n for old, n in zip(self.values, new)]
+            k = self.keep
+            self.values = [k * old + (1 - k) * n for old, n in zip(self.values, new, strict=True)]
         v = self.values
         return (v[0], v[1]), (v[2], v[3])
 
@@ -106,7 +114,10 @@ class ClassicEngine:
     def prepare_source(self, photo: Frame) -> SourceFace:
         h, w = photo.shape[:2]
         scale = min(1.0, self.params.detect_side / max(h, w))
-        small = cv2.resize(photo, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        small = np.asarray(
+            cv2.resize(photo, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA),
+            dtype=np.uint8,
+        )
         found = self._photo.detect(small)
         if not found:  # small faces (group photos): full-range detector, then landmarks per box
             boxes = self._far_detector.detect(small)
@@ -127,18 +138,23 @@ class ClassicEngine:
         pts = pts - np.array([cx0, cy0, 0], dtype=np.float32)
         k = min(1.0, self.params.source_face_px / max(1.0, y1 - y0))
         if k < 1.0:
-            crop = cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+            crop = np.asarray(
+                cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_AREA), dtype=np.uint8
+            )
             pts = pts * k
         refined = self._photo.detect(crop)
         if refined:
-            pts = min(refined, key=lambda p: float(np.abs(p[:, :2] - pts[:, :2]).mean()))
+            guess = pts
+            pts = min(refined, key=lambda p: float(np.abs(p[:, :2] - guess[:, :2]).mean()))
         return SourceFace(
             image=np.ascontiguousarray(crop),
             points=self._topology.extend(pts),
             faces_found=len(found),
         )
 
-    def _detect_clip(self, frames: Sequence[Frame], on_progress: Progress | None) -> list[list[F32]]:
+    def _detect_clip(
+        self, frames: Sequence[Frame], on_progress: Progress | None
+    ) -> list[list[F32]]:
         """Landmarks per frame. The tracker is sized to the most faces seen in sampled frames,
         so mediapipe can track instead of re-detecting every frame."""
         step = max(1, len(frames) // 8)
@@ -263,10 +279,11 @@ class ClassicEngine:
         if cx1 - cx0 < 8 or cy1 - cy0 < 8:
             return frame
         crop = frame[cy0:cy1, cx0:cx1]
+        hw = (cy1 - cy0, cx1 - cx0)
         shift = np.array([cx0, cy0, 0], dtype=np.float32)
         dst = topo.extend(adjusted - shift)
         tgt = target - shift
-        warped, coverage = blend_warp(src, dst, topo, crop.shape[:2])
+        warped, coverage = blend_warp(src, dst, topo, hw)
         gap = float(np.linalg.norm(tgt[UPPER_LIP_INNER, :2] - tgt[LOWER_LIP_INNER, :2]))
         opening = (gap / face_size - p.mouth_open_ratio) / p.mouth_open_ratio
         mask = blend.face_mask(
@@ -275,14 +292,16 @@ class ClassicEngine:
             float(np.clip(opening, 0.0, 1.0)),
             coverage,
             face_size,
-            crop.shape[:2],
+            hw,
         )
         if float(mask.max()) <= 0:
             return frame
         dst_ycc = blend.to_ycc(crop)
         src_ycc = blend.to_ycc(warped)
-        core = (mask > 0.5).astype(np.uint8) * 255
-        stats = colour.update(blend.channel_stats(src_ycc, core), blend.channel_stats(dst_ycc, core))
+        core = ((mask > 0.5) * 255).astype(np.uint8)
+        stats = colour.update(
+            blend.channel_stats(src_ycc, core), blend.channel_stats(dst_ycc, core)
+        )
         ycc = blend.transfer_colour(src_ycc, *stats)
         ycc = blend.match_shading(ycc, dst_ycc, core, face_size / 8, p.shading_strength)
         merged = blend.multiband_blend(blend.from_ycc(ycc), crop, mask)

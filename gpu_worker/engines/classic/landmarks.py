@@ -112,7 +112,7 @@ class FaceMesh:
 
     def _start(self) -> Any:
         with quiet_native_stderr():
-            mesh = self._make()
+            mesh = self._make()  # type: ignore[no-untyped-call]  # mediapipe is untyped
             mesh.process(np.zeros((64, 64, 3), dtype=np.uint8))  # builds the interpreters
         return mesh
 
@@ -168,7 +168,9 @@ def landmarks_in_box(mesh: FaceMesh, rgb: NDArray[np.uint8], face: Box) -> Landm
         return None
     k = max(1.0, 256 / max(crop.shape[:2]))
     if k > 1.0:
-        crop = cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC)
+        crop = np.asarray(
+            cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC), dtype=np.uint8
+        )
     found = mesh.detect(crop)
     if not found:
         return None

@@ -45,7 +45,7 @@ class FaceTopology:
                 points[self.mouth_inner].mean(axis=0),
             ]
         )
-        return np.concatenate([points[:MESH_POINTS], centres]).astype(np.float32)
+        return np.asarray(np.concatenate([points[:MESH_POINTS], centres]), dtype=np.float32)
 
 
 def _rings(edges: frozenset[tuple[int, int]]) -> list[list[int]]:

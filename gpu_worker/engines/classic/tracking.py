@@ -160,7 +160,7 @@ def smooth_pose_and_shape(
     if mobile is not None:
         smooth_shapes[:, mobile] = savgol(shapes[:, mobile], w_pose, 2)
     out = scales[:, None, None] * np.einsum("tij,tpj->tpi", rots, smooth_shapes) + trans[:, None]
-    return out.astype(np.float32)
+    return np.asarray(out, dtype=np.float32)
 
 
 def savgol(series: NDArray[np.float32], window: int, order: int) -> NDArray[np.float32]:

@@ -30,7 +30,7 @@ def triangle_affines(dst: F32, src: F32, triangles: NDArray[np.int32]) -> F32:
     trans = s[:, 0] - np.einsum("kij,kj->ki", lin, d[:, 0])
     aff = np.concatenate([lin, trans[:, :, None]], axis=2)
     aff[~ok] = 0.0
-    return aff.astype(np.float32)
+    return np.asarray(aff, dtype=np.float32)
 
 
 def rasterise_ids(
@@ -41,7 +41,7 @@ def rasterise_ids(
     order = np.argsort(-depth[triangles].mean(axis=1), kind="stable")  # far (large z) first
     pts = np.round(dst[triangles] * 16).astype(np.int32)  # 4 bits of sub-pixel precision
     for k in order:
-        cv2.fillConvexPoly(ids, pts[k], int(k) + 1, lineType=cv2.LINE_8, shift=4)
+        cv2.fillConvexPoly(ids, pts[k], (int(k) + 1,), lineType=cv2.LINE_8, shift=4)
     return ids.astype(np.int32)
 
 
@@ -68,5 +68,5 @@ def warp_face(
     warped = cv2.remap(
         src_img, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    coverage = (ids > 0).astype(np.uint8) * 255
-    return warped, coverage
+    coverage = ((ids > 0) * 255).astype(np.uint8)
+    return np.asarray(warped, dtype=np.uint8), coverage
