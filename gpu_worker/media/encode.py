@@ -127,12 +127,6 @@ def _pack(rgb: U8) -> NDArray[np.uint32]:
     return np.asarray((flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2], dtype=np.uint32)
 
 
-def _unpack(packed: NDArray[np.uint32]) -> U8:
-    channels = [(packed >> 16) & 255, (packed >> 8) & 255, packed & 255]
-    stacked: NDArray[np.integer[Any]] = np.stack(channels, axis=1)
-    return stacked.astype(np.uint8)
-
-
 class ColourLookup:
     """Exact colour -> palette index lookups through one 2^24-entry table, reused per frame
     (set the palette's entries, gather, clear them again: O(pixels + colours))."""

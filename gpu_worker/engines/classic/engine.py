@@ -35,6 +35,7 @@ from gpu_worker.engines.classic.mesh import (
     build_topology,
 )
 from gpu_worker.engines.classic.tracking import FaceTrack, box, build_tracks, smooth_track
+from gpu_worker.engines.classic.warp import warp_face
 
 F32 = NDArray[np.float32]
 
@@ -313,8 +314,6 @@ class ClassicEngine:
 def blend_warp(
     src: SourceFace, dst: F32, topo: FaceTopology, shape_hw: tuple[int, int]
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
-    from gpu_worker.engines.classic.warp import warp_face
-
     return warp_face(
         src.image, src.points[:, :2], dst[:, :2], dst[:, 2], topo.triangles, shape_hw
     )
