@@ -61,26 +61,34 @@ def quiet_native_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
-def _solutions() -> tuple[Any, Any]:
-    """mediapipe's face_mesh and face_detection modules.
+def light_mediapipe_import() -> None:
+    """Let ``mediapipe.python.solutions.*`` modules import without mediapipe's package
+    ``__init__`` files.
 
     ``import mediapipe`` also imports its drawing utilities and so ``matplotlib.pyplot``
     (0.7 s of a 1.1 s import, seen here). When mediapipe is not imported yet, its two package
     ``__init__`` files are skipped (empty package modules with the right ``__path__``); the
-    solution modules themselves load as usual.
+    solution modules themselves load as usual. Call before any mediapipe import.
     """
-    if "mediapipe" not in sys.modules:
-        spec = importlib.util.find_spec("mediapipe")
-        if spec is not None and spec.origin is not None:
-            root = os.path.dirname(spec.origin)
-            for name, path in (
-                ("mediapipe", root),
-                ("mediapipe.python.solutions", os.path.join(root, "python", "solutions")),
-            ):
-                module = types.ModuleType(name)
-                module.__path__ = [path]
-                module.__package__ = name
-                sys.modules[name] = module
+    if "mediapipe" in sys.modules:
+        return
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or spec.origin is None:
+        return
+    root = os.path.dirname(spec.origin)
+    for name, path in (
+        ("mediapipe", root),
+        ("mediapipe.python.solutions", os.path.join(root, "python", "solutions")),
+    ):
+        module = types.ModuleType(name)
+        module.__path__ = [path]
+        module.__package__ = name
+        sys.modules[name] = module
+
+
+def _solutions() -> tuple[Any, Any]:
+    """mediapipe's face_mesh and face_detection modules (imported the light way)."""
+    light_mediapipe_import()
     from mediapipe.python.solutions import face_detection, face_mesh
 
     return face_mesh, face_detection

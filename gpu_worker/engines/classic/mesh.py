@@ -74,6 +74,9 @@ def _rings(edges: frozenset[tuple[int, int]]) -> list[list[int]]:
 
 
 def build_topology() -> FaceTopology:
+    from gpu_worker.engines.classic.landmarks import light_mediapipe_import
+
+    light_mediapipe_import()
     from mediapipe.python.solutions import face_mesh_connections as fmc
 
     edges = {tuple(sorted(e)) for e in fmc.FACEMESH_TESSELATION}
