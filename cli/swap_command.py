@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -37,7 +38,30 @@ def run_swap(
 ) -> SwapReport:
     # The engine silences native logging on fd 2 while models run; the display writes to a
     # duplicate of it so progress keeps showing.
-    console = Console(file=os.fdopen(os.dup(2), "w", buffering=1, closefd=True))
+    with os.fdopen(os.dup(2), "w", buffering=1) as display:
+        return _run_swap(
+            Console(file=display),
+            settings,
+            target,
+            source,
+            output,
+            faces,
+            engine_name,
+            show_progress=show_progress,
+        )
+
+
+def _run_swap(
+    console: Console,
+    settings: Settings,
+    target: Path,
+    source: Path,
+    output: Path,
+    faces: FaceSelection,
+    engine_name: str,
+    *,
+    show_progress: bool,
+) -> SwapReport:
     # Fail fast, before loading any model: output format, then both inputs' headers and limits.
     check_output_path(output)
     probe_target(target, settings.limits)
@@ -46,7 +70,7 @@ def run_swap(
     with (
         console.status("Loading the face models…", spinner="dots")
         if show_progress
-        else _NullContext()
+        else contextlib.nullcontext()
     ):
         engine = build_engine(engine_name, settings)
     try:
@@ -86,11 +110,3 @@ def run_swap(
         f"{report.frames} frames."
     )
     return report
-
-
-class _NullContext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *args: object) -> None:
-        return None
