@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +19,45 @@ class MediaLimits(BaseModel):
     # GIF can declare 300 frames of 36 Mpx each; this refuses it before anything is decoded.
     max_total_pixels: int = Field(default=400_000_000, gt=0)
     max_duration_s: float = Field(default=60.0, gt=0)
+
+
+# The dev default is public (it is in this file); production refuses to start with it.
+DEV_LINK_SECRET = "swapzy-dev-link-secret-not-for-production"
+
+
+class StorageSettings(BaseModel):
+    """Where media lives and how links to it are made.
+
+    ``local``: a folder under ``data_dir``; links are HMAC-signed, expiring URLs served by the web
+    app (``public_url``). ``s3``: a bucket; links are CloudFront signed URLs when ``cloudfront_*``
+    is set, else S3 presigned URLs.
+    """
+
+    backend: Literal["local", "s3"] = "local"
+    local_dir: Path | None = None  # default: data_dir / "media"
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None  # moto / MinIO in tests; None = AWS
+    s3_region: str = "us-east-1"
+    cloudfront_domain: str = ""  # e.g. d111111abcdef8.cloudfront.net
+    cloudfront_key_pair_id: str = ""
+    cloudfront_private_key_path: Path | None = None
+    link_secret: SecretStr = SecretStr(DEV_LINK_SECRET)
+    link_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
+
+
+class WorkerSettings(BaseModel):
+    """How a worker runs jobs."""
+
+    lanes: tuple[str, ...] = ("pro", "free")  # drained in this order
+    slots: int = Field(default=1, ge=1)  # clips at once per worker process
+    job_timeout_s: int = Field(default=600, gt=0)
+    max_attempts: int = Field(default=3, ge=1)  # a job that crashed a worker this often fails
+    retry_backoff_s: float = Field(default=2.0, ge=0)  # doubled per attempt
+    heartbeat_s: float = Field(default=5.0, gt=0)  # running jobs touch the DB this often
+    stale_after_s: float = Field(default=30.0, gt=0)  # no heartbeat this long: the worker died
+    sweep_every_s: float = Field(default=10.0, gt=0)
+    noop_frame_delay_ms: float = Field(default=0.0, ge=0)  # the `noop` engine (bench, drills)
 
 
 class Settings(BaseSettings):
@@ -37,9 +76,48 @@ class Settings(BaseSettings):
 
     env: Literal["dev", "test", "production"] = "dev"
     data_dir: Path = Path("var")
-    engine: Literal["classic"] = "classic"
+    engine: Literal["classic", "noop"] = "classic"
     limits: MediaLimits = MediaLimits()
     max_faces_per_frame: int = Field(default=4, ge=1, le=16)
+    # Empty: SQLite at data_dir/swapzy.db. Production: postgresql://app_role@host/db (rows only).
+    database_url: str = ""
+    # `swapzy db upgrade` connects with this one (the schema owner); empty: database_url.
+    migrate_database_url: str = ""
+    # PostgreSQL role the app connects as; migrations grant it row access (SELECT, INSERT,
+    # UPDATE, DELETE) on every table they create. Empty: no grants.
+    db_app_role: str = ""
+    # Empty: `swapzy up` starts an embedded Valkey; other commands find it in data_dir/run.
+    redis_url: str = ""
+    public_url: str = "http://127.0.0.1:8000"  # where the web app is reached (links point here)
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8000, ge=1, le=65535)
+    storage: StorageSettings = StorageSettings()
+    worker: WorkerSettings = WorkerSettings()
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.env == "production" and (
+            self.storage.link_secret.get_secret_value() == DEV_LINK_SECRET
+        ):
+            raise ValueError(
+                "SWAPZY_STORAGE__LINK_SECRET is still the public development default; "
+                "set a long random secret for production."
+            )
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL the app uses (SQLite under data_dir when none is set)."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'swapzy.db'}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.storage.local_dir or self.data_dir / "media"
+
+    @property
+    def run_dir(self) -> Path:
+        """Where `swapzy up` leaves the addresses of what it started (for `swapzy submit`)."""
+        return self.data_dir / "run"
 
 
 def load_settings(**overrides: object) -> Settings:

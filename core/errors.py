@@ -13,7 +13,11 @@ human sentence and its own exit code; everything else is ours.
     │   ├── NoFaceInTarget         exit 11   no face found in any frame of the GIF
     │   ├── FaceNotFound           exit 12   ``--faces N`` names a face the clip does not have
     │   └── UnsupportedOutput      exit 13   the output's extension is not .gif, .mp4 or .webp
-    └── EngineError                exit 1    an engine failed on valid input (a bug or a resource)
+    ├── EngineError                exit 1    an engine failed on valid input (a bug or a resource)
+    ├── ServiceUnavailable         exit 14   the queue, database or storage cannot be reached now
+    │   └── StorageError           exit 14   the storage backend failed (retried with backoff)
+    │       └── ObjectNotFound     exit 14   no stored object under that key
+    └── InvalidKey                 exit 1    a storage key that could escape its folder (a bug)
 
 Exit code 2 stays with the command-line parser (usage errors).
 """
@@ -92,3 +96,22 @@ class EngineError(SwapzyError):
     """An engine failed on input that passed validation."""
 
     code = "engine"
+
+
+class ServiceUnavailable(SwapzyError):
+    """Something Swapzy needs (Redis, the database, storage) cannot be reached; retry later."""
+
+    exit_code = 14
+    code = "unavailable"
+
+
+class StorageError(ServiceUnavailable):
+    code = "storage"
+
+
+class ObjectNotFound(StorageError):
+    code = "not_found"
+
+
+class InvalidKey(SwapzyError):
+    code = "invalid_key"
