@@ -14,7 +14,7 @@ STAMP := $(VENV)/.swapzy-installed
 # Newest mediapipe whose legacy face_mesh ships its model in the wheel; --no-deps keeps out
 # jax/jaxlib and the GUI opencv-contrib-python (its real run-time needs are in pyproject.toml).
 MEDIAPIPE := mediapipe==0.10.21
-TYPED_PACKAGES := core jobs gpu_worker bots web billing infra cli
+TYPED_PACKAGES := core jobs gpu_worker bots web billing infra cli tests
 
 TARGET ?=
 SOURCE ?=
@@ -44,6 +44,7 @@ else
 endif
 
 test: $(STAMP)
+	bash .ci/ensure-postgres
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from cli.db_command import db_app
 from core.config import Settings, load_settings
 from core.errors import SwapzyError
 
@@ -23,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(db_app)
 
 
 def parse_faces(value: str) -> FaceSelection:
@@ -170,6 +172,120 @@ def bench(
             "summary": totals,
         }
         json_out.write_text(json.dumps(payload, indent=1))
+
+
+def setup_logging() -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True
+    )
+    for noisy in ("httpx", "arq.worker", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)  # httpx logs bot tokens in URLs
+
+
+@app.command()
+def worker() -> None:
+    """Run a swap worker: loads the engine once, then takes jobs (Pro lane first) until Ctrl-C."""
+    import asyncio
+
+    from gpu_worker.main import serve
+
+    settings = load_settings()
+    setup_logging()
+    try:
+        asyncio.run(serve(settings))
+    except typer.Exit:
+        raise
+    except BaseException:
+        run_guarded(settings, "running the worker")
+        raise
+
+
+@app.command()
+def web() -> None:
+    """Run the web app (share links, health, metrics) on SWAPZY_WEB_HOST:SWAPZY_WEB_PORT."""
+    from web.main import serve
+
+    settings = load_settings()
+    setup_logging()
+    try:
+        serve(settings)
+    except typer.Exit:
+        raise
+    except BaseException:
+        run_guarded(settings, "running the web app")
+        raise
+
+
+@app.command()
+def up() -> None:
+    """Run the whole service on this machine: queue (embedded Valkey unless SWAPZY_REDIS_URL is
+    set), database, web app, one worker, and the bots whose tokens are set. Ctrl-C stops it."""
+    from cli.up_command import run_up
+
+    settings = load_settings()
+    try:
+        run_up(settings, lambda line: typer.echo(line, err=True))
+    except typer.Exit:
+        raise
+    except BaseException:
+        run_guarded(settings, "starting the service")
+        raise
+
+
+@app.command()
+def submit(
+    target: Annotated[Path, typer.Argument(help="GIF, MP4/WebM, animated WebP or still image.")],
+    source: Annotated[Path, typer.Argument(help="Face photo (JPEG, PNG or WebP).")],
+    faces: Annotated[str, typer.Option("--faces", help="'largest', 'all' or a face number.")] = (
+        "largest"
+    ),
+    output_format: Annotated[
+        str, typer.Option("--format", help="Result format: gif, mp4 or webp.")
+    ] = "gif",
+    pro: Annotated[bool, typer.Option("--pro", help="Use the Pro lane.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also download the result here.")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option(help="Wait for the result (--no-wait: print the job id).")
+    ] = (True),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Send a swap through the running service (see `swapzy up`) and print its share link."""
+    from rich.console import Console
+
+    from cli.submit_command import run_submit
+    from core.db.models import Lane
+
+    settings = load_settings()
+    if output_format not in ("gif", "mp4", "webp"):
+        fail(f"--format must be gif, mp4 or webp, not {output_format!r}.", 2)
+    try:
+        outcome = run_submit(
+            settings,
+            target,
+            source,
+            faces=faces,
+            output_format=output_format,  # type: ignore[arg-type]
+            lane=Lane.PRO if pro else Lane.FREE,
+            wait=wait,
+            output=output,
+            console=Console(stderr=True),
+            show_progress=not quiet,
+        )
+    except typer.Exit:
+        raise
+    except BaseException:
+        run_guarded(settings, "submitting the swap")
+        raise
+    if outcome.link is None:
+        typer.echo(outcome.job_id)
+        return
+    if output is not None:
+        typer.echo(f"Saved {output}", err=True)
+    typer.echo(outcome.link)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from gpu_worker.media.clip import Clip, Frame
 
 # Real services (PostgreSQL, Redis/Valkey, moto): reachable ones, or throwaway ones started here.
-pytest_plugins = ["tests.fixtures_postgres", "tests.fixtures_redis"]
+pytest_plugins = ["tests.fixtures_postgres", "tests.fixtures_redis", "tests.fixtures_moto"]
 
 SHARED_MEDIA = Path(__file__).parents[1].parent / "shared" / "media"
 

@@ -6,7 +6,7 @@ from core.config import Settings
 from core.errors import SwapzyError
 from gpu_worker.engines.base import Engine, FaceSelection, ModelInfo, SwapOutput
 
-ENGINES = ("classic",)
+ENGINES = ("classic", "noop")
 
 
 def build_engine(name: str, settings: Settings) -> Engine:
@@ -15,6 +15,10 @@ def build_engine(name: str, settings: Settings) -> Engine:
         from gpu_worker.engines.classic.engine import ClassicEngine
 
         return ClassicEngine(max_faces=settings.max_faces_per_frame)
+    if name == "noop":
+        from gpu_worker.engines.noop import NoopEngine
+
+        return NoopEngine(frame_delay_ms=settings.worker.noop_frame_delay_ms)
     raise SwapzyError(f"Unknown engine {name!r}; available: {', '.join(ENGINES)}.")
 
 

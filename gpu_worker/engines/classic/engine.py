@@ -61,9 +61,9 @@ class ColourState:
         self.keep = keep
         self.values: list[F32] | None = None
 
-    def update(self, src: tuple[F32, F32], dst: tuple[F32, F32]) -> tuple[
-        tuple[F32, F32], tuple[F32, F32]
-    ]:
+    def update(
+        self, src: tuple[F32, F32], dst: tuple[F32, F32]
+    ) -> tuple[tuple[F32, F32], tuple[F32, F32]]:
         new = [src[0], src[1], dst[0], dst[1]]
         if self.values is None:
             self.values = new
@@ -314,9 +314,7 @@ class ClassicEngine:
 def blend_warp(
     src: SourceFace, dst: F32, topo: FaceTopology, shape_hw: tuple[int, int]
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
-    return warp_face(
-        src.image, src.points[:, :2], dst[:, :2], dst[:, 2], topo.triangles, shape_hw
-    )
+    return warp_face(src.image, src.points[:, :2], dst[:, :2], dst[:, 2], topo.triangles, shape_hw)
 
 
 def _frames_window(seconds: float, frame_ms: float) -> int:

@@ -94,8 +94,11 @@ def build_topology() -> FaceTopology:
     left_eye = _rings(fmc.FACEMESH_LEFT_EYE)[0]
     right_eye = _rings(fmc.FACEMESH_RIGHT_EYE)[0]
     fans = []
-    for centre, ring in ((MESH_POINTS, left_eye), (MESH_POINTS + 1, right_eye),
-                         (MESH_POINTS + 2, mouth_inner)):
+    for centre, ring in (
+        (MESH_POINTS, left_eye),
+        (MESH_POINTS + 1, right_eye),
+        (MESH_POINTS + 2, mouth_inner),
+    ):
         fans += [(ring[i], ring[(i + 1) % len(ring)], centre) for i in range(len(ring))]
     inner = np.ones(MESH_POINTS, dtype=bool)
     inner[oval] = False

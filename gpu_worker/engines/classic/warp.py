@@ -22,9 +22,10 @@ def triangle_affines(dst: F32, src: F32, triangles: NDArray[np.int32]) -> F32:
     det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
     ok = np.abs(det) > 1e-6
     det = np.where(ok, det, 1.0)
-    inv = np.stack(
-        [np.stack([e2[:, 1], -e2[:, 0]], -1), np.stack([-e1[:, 1], e1[:, 0]], -1)], axis=1
-    ) / det[:, None, None]  # (K, 2, 2): (u, v) = inv @ (p - d0)
+    inv = (
+        np.stack([np.stack([e2[:, 1], -e2[:, 0]], -1), np.stack([-e1[:, 1], e1[:, 0]], -1)], axis=1)
+        / det[:, None, None]
+    )  # (K, 2, 2): (u, v) = inv @ (p - d0)
     f1, f2 = s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]
     lin = np.stack([f1, f2], axis=-1) @ inv  # (K, 2, 2): source = s0 + lin @ (p - d0)
     trans = s[:, 0] - np.einsum("kij,kj->ki", lin, d[:, 0])
