@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from core.config import Settings
 from core.errors import ServiceUnavailable
@@ -31,7 +35,11 @@ async def connect_queue(url: str) -> ArqRedis:
     settings = RedisSettings.from_dsn(url)
     settings.conn_retries = 1
     settings.conn_retry_delay = 0
+    # A restarted Redis leaves every pooled connection dead: retry a command on a fresh one
+    # instead of failing it (the retry re-connects; a Redis that stays down still fails fast).
+    settings.retry_on_error = [RedisConnectionError]
+    settings.retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3)
     try:
         return await create_pool(settings)
-    except (OSError, ConnectionError) as exc:
+    except (OSError, RedisError) as exc:
         raise ServiceUnavailable(f"Cannot reach the queue at {url}: {exc}") from None
