@@ -37,8 +37,10 @@ def test_ten_queued_jobs_all_complete_after_redis_restarts_empty(
                 valkey.kill()  # no persistence: every queued job vanishes from Redis
                 valkey.start()
 
-                for job_id in ids:
-                    await wait_for(lambda j=job_id: deliveries(c.queue, j), "every delivery", 90)
+                async def all_delivered() -> bool:
+                    return all([await deliveries(c.queue, i) for i in ids])
+
+                await wait_for(all_delivered, "every delivery", 90)
                 for job_id in ids:
                     job = await job_row(c.db, job_id)
                     assert job.state is JobState.SUCCEEDED, (job_id, job.state)
