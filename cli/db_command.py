@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from core.config import Settings, load_settings
+from core.config import Settings
 
 db_app = typer.Typer(
     name="db",
@@ -32,6 +32,12 @@ UrlOption = Annotated[
 
 def _url(settings: Settings, given: str | None) -> str:
     return given or settings.migrate_database_url or settings.sqlalchemy_url
+
+
+def load_settings() -> Settings:
+    from cli.main import load_settings as cli_settings  # at call time, as in _guard
+
+    return cli_settings()
 
 
 def _guard(settings: Settings, action: str) -> None:

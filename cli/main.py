@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from cli.db_command import db_app
-from core.config import Settings, load_settings
+from core.config import Settings
+from core.config import load_settings as _load_settings
 from core.errors import SwapzyError
 
 if TYPE_CHECKING:
@@ -37,6 +38,14 @@ def parse_faces(value: str) -> FaceSelection:
     if v.isdigit() and int(v) >= 1:
         return int(v)
     fail(f"--faces must be 'largest', 'all' or a face number such as 2, not {value!r}.", 2)
+
+
+def load_settings() -> Settings:
+    """The settings for this command; an invalid one ends it with one line (exit 15)."""
+    try:
+        return _load_settings()
+    except SwapzyError as exc:
+        fail(exc.message, exc.exit_code)
 
 
 def fail(message: str, code: int) -> NoReturn:

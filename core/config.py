@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
 
 
 class MediaLimits(BaseModel):
@@ -49,7 +51,8 @@ class StorageSettings(BaseModel):
 class WorkerSettings(BaseModel):
     """How a worker runs jobs."""
 
-    lanes: tuple[str, ...] = ("pro", "free")  # drained in this order
+    # Drained in this order; a free-only worker: ["free"].
+    lanes: tuple[Literal["pro", "free"], ...] = Field(default=("pro", "free"), min_length=1)
     slots: int = Field(default=1, ge=1)  # clips at once per worker process
     job_timeout_s: int = Field(default=600, gt=0)
     max_attempts: int = Field(default=3, ge=1)  # a job that crashed a worker this often fails
@@ -121,5 +124,20 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build the settings for one entry point (environment, ``.env``, then explicit overrides)."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Build the settings for one entry point (environment, ``.env``, then explicit overrides).
+    Raises ``ConfigError`` naming the variable and what is wrong with it."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    path = [str(p) for p in first["loc"] if not isinstance(p, int)]
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    message = str(first["msg"]).removeprefix("Value error, ").rstrip(".")
+    if not path:
+        return f"{message}{more}."
+    name = "SWAPZY_" + "__".join(p.upper() for p in path)
+    return f"Invalid setting {name}: {message}{more}."

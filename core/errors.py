@@ -17,6 +17,7 @@ human sentence and its own exit code; everything else is ours.
     ├── ServiceUnavailable         exit 14   the queue, database or storage cannot be reached now
     │   └── StorageError           exit 14   the storage backend failed (retried with backoff)
     │       └── ObjectNotFound     exit 14   no stored object under that key
+    ├── ConfigError                exit 15   a setting (SWAPZY_* variable, .env) is invalid
     └── InvalidKey                 exit 1    a storage key that could escape its folder (a bug)
 
 Exit code 2 stays with the command-line parser (usage errors).
@@ -115,3 +116,8 @@ class ObjectNotFound(StorageError):
 
 class InvalidKey(SwapzyError):
     code = "invalid_key"
+
+
+class ConfigError(SwapzyError):
+    exit_code = 15
+    code = "config"
