@@ -12,6 +12,7 @@ retried with exponential backoff until ``worker.max_attempts`` runs, then fails 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import tempfile
 import time
@@ -69,6 +70,14 @@ async def run_swap(ctx: dict[str, object], job_id: str) -> str:
     return await SwapRun(resources(ctx), job_id).run()
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def parse_faces(value: str) -> FaceSelection:
     if value == "all":
         return "all"
@@ -82,6 +91,7 @@ class SwapRun:
         self.attempt = 0
         self.progress = (0, 0, "decode")  # frames done, total, stage (written from the thread)
         self._output_bytes = 0
+        self._output_sha256 = ""
 
     async def run(self) -> str:
         job = await self._claim()
@@ -170,6 +180,7 @@ class SwapRun:
                     self.res.storage.put_file, key, out, CONTENT_TYPES[job.output_format]
                 )
                 self._output_bytes = out.stat().st_size
+                self._output_sha256 = await asyncio.to_thread(_sha256, out)
         finally:
             heartbeat.cancel()
         return report
@@ -249,7 +260,7 @@ class SwapRun:
                     session.add(asset)
                 asset.content_type = CONTENT_TYPES[job.output_format]
                 asset.bytes = self._output_bytes
-                asset.sha256 = ""
+                asset.sha256 = self._output_sha256
                 asset.width, asset.height = report.size
                 asset.frames = report.frames
                 await session.flush()

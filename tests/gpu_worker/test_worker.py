@@ -5,6 +5,7 @@ from submission to delivery, bad media, transient failures, lanes, and a worker 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from core.db.models import JobState, Lane
+from core.db.models import JobState, Lane, MediaAsset
 from gpu_worker.media import load_clip
 from jobs.status import job_status, read_progress
 from jobs.sweeper import Sweeper
@@ -50,6 +51,10 @@ def test_a_clip_goes_from_submission_to_delivery_with_the_classic_engine(
                 assert f"/m/jobs/{good.job_id}/swapzy.gif?exp=" in message["link"]
                 out = tmp_path / "out.gif"
                 c.storage.download(f"jobs/{good.job_id}/swapzy.gif", out)
+                async with c.db.sessions() as session:
+                    asset = await session.get(MediaAsset, job.output_asset_id)
+                assert asset is not None and asset.bytes == out.stat().st_size
+                assert asset.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
                 result, original = (
                     load_clip(out, c.settings.limits),
                     load_clip(sample_files.target, c.settings.limits),
