@@ -5,6 +5,7 @@
 #   make run TARGET=a.gif SOURCE=b.jpg OUT=c.gif  swap your own files (OUT defaults to out/swapzy.gif)
 #   make test [PYTEST_ARGS='-k media -x']       the test suite
 #   make lint                                   ruff + mypy (strict)
+#   make bench-queue [BENCH_ARGS='--json q.json']  queue latency and jobs/s (bench/README.md)
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
@@ -21,7 +22,7 @@ SOURCE ?=
 OUT ?= out/swapzy.gif
 PYTEST_ARGS ?=
 
-.PHONY: run test lint install
+.PHONY: run test lint install bench-queue
 
 install: $(STAMP)
 
@@ -50,3 +51,6 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy $(TYPED_PACKAGES)
+
+bench-queue: $(STAMP)
+	$(BIN)/python bench/queue_bench.py $(BENCH_ARGS)
