@@ -62,10 +62,14 @@ async def _in_progress(redis: Redis, ids: list[str]) -> list[bool]:
 
 async def lane_figures(redis: Redis, lane: Lane) -> LaneFigures:
     now_ms = time.time() * 1000
-    ready = await _ready_ids(redis, lane, now_ms)
+    queue = lane_queue(lane)
+    async with redis.pipeline(transaction=True) as pipe:  # one consistent view of the lane
+        pipe.zrangebyscore(queue, float("-inf"), now_ms)
+        pipe.zcount(queue, f"({now_ms}", float("inf"))
+        ready_raw, deferred = await pipe.execute()
+    ready = [i.decode() if isinstance(i, bytes) else str(i) for i in ready_raw]
     running = sum(await _in_progress(redis, ready))
-    total = await redis.zcard(lane_queue(lane))
-    return LaneFigures(lane, len(ready) - running, running, total - len(ready))
+    return LaneFigures(lane, len(ready) - running, running, int(deferred))
 
 
 async def queue_position(redis: Redis, lane: Lane, job_id: str) -> int | None:

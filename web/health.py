@@ -7,11 +7,13 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from jobs.figures import Figures, gather_figures
 from web.resources import WebResources, get_resources
@@ -86,8 +88,15 @@ def health_router() -> APIRouter:
 
     @router.get("/metrics")
     async def metrics(request: Request, res: Resources) -> Response:
+        try:
+            figures = await asyncio.wait_for(gather_figures(res.db, res.queue), CHECK_TIMEOUT_S)
+        except (TimeoutError, RedisError, OSError, SQLAlchemyError) as exc:
+            # Better no scrape than a hung or partial one: Prometheus records the target as down.
+            return PlainTextResponse(
+                f"figures unavailable: {type(exc).__name__}\n", status_code=503
+            )
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Snapshot(await gather_figures(res.db, res.queue)))
+        registry.register(_Snapshot(figures))
         return Response(generate_latest(registry), media_type=PROMETHEUS_TEXT)
 
     return router
