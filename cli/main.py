@@ -251,8 +251,12 @@ def submit(
         "largest"
     ),
     output_format: Annotated[
-        str, typer.Option("--format", help="Result format: gif, mp4 or webp.")
-    ] = "gif",
+        str | None,
+        typer.Option(
+            "--format",
+            help="Result format: gif, mp4 or webp (default: from -o's extension, else gif).",
+        ),
+    ] = None,
     pro: Annotated[bool, typer.Option("--pro", help="Use the Pro lane.")] = False,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Also download the result here.")
@@ -269,6 +273,11 @@ def submit(
     from core.db.models import Lane
 
     settings = load_settings()
+    if output_format is None:
+        suffix = output.suffix.lower().lstrip(".") if output is not None else ""
+        if output is not None and suffix not in ("gif", "mp4", "webp"):
+            fail(f"-o must end in .gif, .mp4 or .webp (or give --format), not {output.name!r}.", 13)
+        output_format = suffix or "gif"
     if output_format not in ("gif", "mp4", "webp"):
         fail(f"--format must be gif, mp4 or webp, not {output_format!r}.", 2)
     try:

@@ -259,6 +259,18 @@ def test_submit_waits_for_the_swap_and_saves_the_result(running: Up) -> None:
     assert_result(running, run, running.folder / "out.gif")
 
 
+def test_submit_picks_the_format_from_the_output_extension(running: Up) -> None:
+    run = running.submit("sample.gif", "sample-face.jpg", "-o", "out.mp4", "-q")
+    assert run.code == 0, f"{run.stderr}\n{running.output()}"
+    link = run.stdout.strip().splitlines()[-1]
+    assert re.search(r"/m/jobs/\w+/swapzy\.mp4\?exp=", link), link
+    clip = load_clip(running.folder / "out.mp4", MediaLimits())
+    assert len(clip) == 24 and clip.size == (320, 240)
+    bad = running.submit("sample.gif", "sample-face.jpg", "-o", "out.avi", "-q")
+    assert bad.code == 13
+    assert "-o must end in .gif, .mp4 or .webp" in bad.one_clean_error_line()
+
+
 def test_submit_of_a_text_file_exits_4_with_the_media_check_message(running: Up) -> None:
     (running.folder / "notes.gif").write_text("shopping list\n- milk\n")
     run = running.submit("notes.gif", "sample-face.jpg", "-q")
