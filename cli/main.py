@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from cli.bot_command import bot_app
 from cli.db_command import db_app
 from core.config import Settings
 from core.config import load_settings as _load_settings
@@ -26,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db_app)
+app.add_typer(bot_app)
 
 
 def parse_faces(value: str) -> FaceSelection:

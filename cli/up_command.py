@@ -115,6 +115,13 @@ def run_up(settings: Settings, say: Callable[[str], None]) -> None:
             Child("web", swapzy_command("web")),
             Child("worker", swapzy_command("worker")),
         ]
+        bots = []
+        if settings.telegram_token.get_secret_value():
+            if settings.telegram_webhook_secret.get_secret_value():
+                bots.append("Telegram (webhook, in the web app)")
+            else:
+                children.append(Child("telegram", swapzy_command("bot", "telegram")))
+                bots.append("Telegram (polling)")
         supervisor = Supervisor(children, env, say)
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -129,7 +136,7 @@ def run_up(settings: Settings, say: Callable[[str], None]) -> None:
             f"  database  {_hide_password(settings.sqlalchemy_url)}\n"
             f"  media     {_media(settings)}\n"
             f"  worker    engine {settings.engine}, lanes {', '.join(settings.worker.lanes)}\n"
-            "  bots      none configured (Telegram and Discord arrive with their tokens)\n"
+            f"  bots      {', '.join(bots) or 'none (set SWAPZY_TELEGRAM_TOKEN to run one)'}\n"
             "Try: swapzy submit clip.gif face.jpg   ·   Ctrl-C stops everything."
         )
         try:

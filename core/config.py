@@ -96,6 +96,18 @@ class Settings(BaseSettings):
     web_port: int = Field(default=8000, ge=1, le=65535)
     storage: StorageSettings = StorageSettings()
     worker: WorkerSettings = WorkerSettings()
+    # Telegram: the bot runs when the token is set. An API URL other than Telegram's cloud (a
+    # self-hosted Bot API server) lifts the 20 MB download / 50 MB upload limits.
+    telegram_token: SecretStr = SecretStr("")
+    telegram_api_url: str = ""
+    telegram_webhook_secret: SecretStr = SecretStr("")  # set: webhook mode on the web app
+
+    @property
+    def telegram_limits(self) -> tuple[int, int]:
+        """(download, upload) bytes the Bot API allows."""
+        if self.telegram_api_url and "api.telegram.org" not in self.telegram_api_url:
+            return 2000 * 1024 * 1024, 2000 * 1024 * 1024
+        return 20 * 1024 * 1024, 50 * 1024 * 1024
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -21,12 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core.config import Settings
-from core.db.models import AssetKind, ChannelIdentity, JobState, Lane, MediaAsset, SwapJob, User
+from core.db.models import AssetKind, JobState, Lane, MediaAsset, SwapJob
 from core.db.models import new_id as new_job_id
 from core.db.session import Database
 from core.errors import InputError
 from core.media import MediaInfo, MediaKind, probe_source, probe_target
 from core.storage import Storage
+from jobs.accounts import user_for
 from jobs.contract import Submitted, SwapRequest
 from jobs.queues import RUN_SWAP, lane_queue
 
@@ -83,7 +84,9 @@ class Submitter:
             AssetKind.SOURCE: input_key(job_id, AssetKind.SOURCE, source.kind),
         }
         await asyncio.to_thread(self._store_inputs, request, keys, target, source)
-        user_id = await self._user_for(request)
+        user_id = await user_for(
+            self.db, request.channel, request.external_user_id, request.username
+        )
         try:
             async with self.db.sessions() as session, session.begin():
                 assets = {
@@ -144,34 +147,6 @@ class Submitter:
             if job is None:
                 return None
             return Submitted(job_id=job.id, created=False, state=job.state)
-
-    async def _user_for(self, request: SwapRequest) -> str:
-        """The user behind this channel identity, created on first contact (race-safe)."""
-        query = select(ChannelIdentity.user_id).where(
-            ChannelIdentity.channel == request.channel,
-            ChannelIdentity.external_id == request.external_user_id,
-        )
-        for _ in range(3):
-            try:
-                async with self.db.sessions() as session, session.begin():
-                    user_id = await session.scalar(query)
-                    if user_id is not None:
-                        return user_id
-                    user = User(display_name=request.username)
-                    session.add(user)
-                    await session.flush()
-                    session.add(
-                        ChannelIdentity(
-                            user_id=user.id,
-                            channel=request.channel,
-                            external_id=request.external_user_id,
-                            username=request.username,
-                        )
-                    )
-                return user.id
-            except IntegrityError:
-                continue  # created by a concurrent request: read it back
-        raise RuntimeError("could not create the user record")
 
     def _probe(self, request: SwapRequest) -> tuple[MediaInfo, MediaInfo]:
         limits = self.settings.limits

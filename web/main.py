@@ -33,6 +33,14 @@ BUILTIN_CHANNELS = (Channel.CLI, Channel.WEB)
 
 def build_app(settings: Settings) -> FastAPI:
     storage = build_storage(settings)
+    routers = [health_router()]
+    telegram = None
+    secret = settings.telegram_webhook_secret.get_secret_value()
+    if settings.telegram_token.get_secret_value() and secret:
+        from bots.telegram.app import build_application, webhook_router
+
+        telegram = build_application(settings)
+        routers.append(webhook_router(telegram, secret))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,7 +62,15 @@ def build_app(settings: Settings) -> FastAPI:
                     "delivery",
                 )
             )
-            yield
+            async with contextlib.AsyncExitStack() as bots:
+                if telegram is not None:
+                    from bots.telegram.app import running_bot, set_webhook
+
+                    bot = await bots.enter_async_context(
+                        running_bot(settings, db, storage, queue, telegram)
+                    )
+                    await set_webhook(bot, settings)
+                yield
         finally:
             stop.set()
             if delivery is not None:
@@ -62,7 +78,7 @@ def build_app(settings: Settings) -> FastAPI:
             await queue.aclose()
             await db.close()
 
-    return create_app(settings, storage=storage, extra_routers=[health_router()], lifespan=lifespan)
+    return create_app(settings, storage=storage, extra_routers=routers, lifespan=lifespan)
 
 
 def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:

@@ -116,6 +116,22 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     plan: Mapped[str] = mapped_column(String(16), default="free")
+    # When the user confirmed they have the right to use the faces they send (asked once).
+    face_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class UserEvent(Base):
+    """Something a user did that must be provable later (consent, deletion ...)."""
+
+    __tablename__ = "user_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ChannelIdentity(Base):

@@ -87,7 +87,7 @@ def new_assets(user: User) -> tuple[MediaAsset, MediaAsset]:
 def test_upgrade_reaches_head_and_is_idempotent(database_url: str) -> None:
     assert migrate.current(database_url) is None
     migrate.upgrade(database_url)
-    assert migrate.current(database_url) == migrate.head() == "0001_initial"
+    assert migrate.current(database_url) == migrate.head() == "0002_consent_events"
     assert table_names(database_url) == MODEL_TABLES | {"alembic_version"}
     migrate.upgrade(database_url)  # again: nothing to do, nothing breaks
     assert migrate.current(database_url) == migrate.head()
@@ -200,7 +200,7 @@ def test_check_schema_refuses_until_upgraded(database_url: str) -> None:
     with pytest.raises(ServiceUnavailable) as empty:
         asyncio.run(_check(database_url))
     assert str(empty.value) == (
-        "the database schema is at nothing (an empty database), this code needs 0001_initial: "
+        "the database schema is at nothing (an empty database), this code needs 0002_consent_events: "
         "run `swapzy db upgrade`"
     )
     assert empty.value.exit_code == 14
