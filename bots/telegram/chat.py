@@ -36,8 +36,11 @@ async def edit_or_send(
     message_id: int | None,
     text: str,
     markup: InlineKeyboardMarkup | None = None,
-) -> int:
-    """Show ``text`` in the status message (or a new one if it is gone); returns its id."""
+    *,
+    resend: bool = True,
+) -> int | None:
+    """Show ``text`` in the status message, or in a new one if it is gone (``resend``); returns
+    the id of the message showing it (None: gone and not resent)."""
     if message_id is not None:
         try:
             await bot.edit_message_text(
@@ -48,21 +51,30 @@ async def edit_or_send(
             if "not modified" in exc.message.lower():
                 return message_id
             log.info("status message %s in chat %s not editable (%s)", message_id, chat_id, exc)
+            if not resend:
+                return None
     sent: Message = await bot.send_message(chat_id, text, reply_markup=markup)
     return sent.message_id
 
 
 class StatusLine:
-    """One status message edited as a job moves; an unchanged text is never sent again."""
+    """One status message edited as a job moves; an unchanged text is never sent again. Once
+    the message is gone (the delivery removed it), the line stays quiet."""
 
     def __init__(self, bot: Bot, chat_id: int, message_id: int, text: str) -> None:
         self.bot = bot
         self.chat_id = chat_id
-        self.message_id = message_id
+        self.message_id: int | None = message_id
         self.text = text
 
+    @property
+    def gone(self) -> bool:
+        return self.message_id is None
+
     async def show(self, text: str) -> None:
-        if text == self.text:
+        if text == self.text or self.message_id is None:
             return
-        self.message_id = await edit_or_send(self.bot, self.chat_id, self.message_id, text)
+        self.message_id = await edit_or_send(
+            self.bot, self.chat_id, self.message_id, text, resend=False
+        )
         self.text = text

@@ -187,7 +187,7 @@ class SwapFlow:
         while time.monotonic() < deadline:
             try:
                 status = await job_status(self.res.db, self.res.queue, job_id)  # type: ignore[arg-type]
-                if status is None or status.finished:
+                if status is None or status.finished or line.gone:
                     return
                 if status.state is JobState.QUEUED:
                     position = status.queue_position or 1
