@@ -15,7 +15,12 @@ if TYPE_CHECKING:
     from gpu_worker.media.clip import Clip, Frame
 
 # Real services (PostgreSQL, Redis/Valkey, moto): reachable ones, or throwaway ones started here.
-pytest_plugins = ["tests.fixtures_postgres", "tests.fixtures_redis", "tests.fixtures_moto"]
+pytest_plugins = [
+    "tests.fixtures_postgres",
+    "tests.fixtures_redis",
+    "tests.fixtures_moto",
+    "tests.bots.fake_telegram",
+]
 
 SHARED_MEDIA = Path(__file__).parents[1].parent / "shared" / "media"
 

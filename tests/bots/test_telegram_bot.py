@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from core.db.session import Database
 from core.storage import build_storage
 from gpu_worker.media import load_clip, save_clip
 from jobs.connect import connect_queue
-from tests.bots.fake_telegram import FakeTelegram, fake_telegram  # noqa: F401
+from tests.bots.fake_telegram import FakeTelegram
 from tests.bots.telegram_objects import ChatMessage, FakeUser
 from tests.conftest import SampleFiles
 from tests.jobs.service import Service, service
@@ -99,9 +100,9 @@ def texts_seen(fake: FakeTelegram, chat_id: int) -> list[str]:
     """Every text the bot's status messages showed, edits included, in order."""
     seen: list[str] = []
     for call in fake.calls:
-        if call.ok and call.method in ("sendMessage", "editMessageText"):
-            if int(call.params["chat_id"]) == chat_id:
-                seen.append(str(call.params["text"]))
+        status_call = call.method in ("sendMessage", "editMessageText")
+        if call.ok and status_call and int(call.params["chat_id"]) == chat_id:
+            seen.append(str(call.params["text"]))
     return seen
 
 
@@ -139,7 +140,7 @@ def test_gif_then_face_gives_the_swapped_clip_with_link_and_buttons(
             seen = texts_seen(fake, chat)
             assert any(t.startswith("Swapping faces…") or t.startswith("Queued") for t in seen)
             assert texts.SENDING in seen
-            assert all(a != b for a, b in zip(seen, seen[1:], strict=False))  # no idle edits
+            assert all(a != b for a, b in itertools.pairwise(seen))  # no idle edits
             # The status message is gone; the clip stays.
             await fake.await_call("deleteMessage")
             assert not any(
