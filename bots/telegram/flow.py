@@ -172,6 +172,10 @@ class SwapFlow:
                 bot, chat_id, status.message_id, texts.failure_text(exc.code, exc.message)
             )
             return
+        except Exception:  # one kind sentence in place of the status, the details in the log
+            log.exception("chat %s: could not start a swap", chat_id)
+            await edit_or_send(bot, chat_id, status.message_id, texts.OOPS)
+            return
         await self.res.pending.clear(chat_id, tg_user_id)
         await self.res.pending.remember_pair(submitted.job_id, pending)
         line = StatusLine(bot, chat_id, status.message_id, status.text or "")
