@@ -6,6 +6,7 @@
 #   make test [PYTEST_ARGS='-k media -x']       the test suite
 #   make lint                                   ruff + mypy (strict)
 #   make bench-queue [BENCH_ARGS='--json q.json']  queue latency and jobs/s (bench/README.md)
+#   make bench-telegram [BENCH_ARGS='--runs 10']  Telegram photo -> clip latency (bench/README.md)
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
@@ -22,7 +23,7 @@ SOURCE ?=
 OUT ?= out/swapzy.gif
 PYTEST_ARGS ?=
 
-.PHONY: run test lint install bench-queue
+.PHONY: run test lint install bench-queue bench-telegram
 
 install: $(STAMP)
 
@@ -54,3 +55,6 @@ lint: $(STAMP)
 
 bench-queue: $(STAMP)
 	$(BIN)/python bench/queue_bench.py $(BENCH_ARGS)
+
+bench-telegram: $(STAMP)
+	$(BIN)/python bench/telegram_bench.py $(BENCH_ARGS)

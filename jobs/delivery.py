@@ -132,7 +132,7 @@ def delivery_workers(
             max_jobs=10,
             keep_result=0,
             max_tries=MAX_DELIVERY_TRIES + 1,
-            poll_delay=0.1,
+            poll_delay=0.05,  # as the swap worker: a finished clip waits <= 50 ms
             log_results=False,
         )
         for channel in channels

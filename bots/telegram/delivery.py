@@ -42,9 +42,11 @@ class TelegramDeliverer:
                 self.bot, chat_id, status_id, texts.TOO_BIG_TO_SEND.format(link=link)
             )
             return
-        await edit_or_send(self.bot, chat_id, status_id, texts.SENDING)
-        await self.bot.send_chat_action(chat_id, ChatAction.UPLOAD_VIDEO)
-        data = await asyncio.to_thread(self.storage.get_bytes, key)
+        _, _, data = await asyncio.gather(
+            edit_or_send(self.bot, chat_id, status_id, texts.SENDING),
+            self.bot.send_chat_action(chat_id, ChatAction.UPLOAD_VIDEO),
+            asyncio.to_thread(self.storage.get_bytes, key),
+        )
         await self.bot.send_animation(
             chat_id,
             animation=InputFile(data, filename=f"swapzy.{job.output_format}"),

@@ -81,26 +81,38 @@ class SwapFlow:
         self._watchers: set[asyncio.Task[None]] = set()
 
     async def got_gif(self, bot: Bot, message: Message, gif: TgFile) -> None:
-        chat, user = message.chat_id, _user_id(message)
-        if await self._refuse_too_big(message, gif):
-            return
-        pending = await self.res.pending.get(chat, user)
-        pending.gif = gif
         reply_face = face_of(message.reply_to_message) if message.reply_to_message else None
-        if reply_face is not None:
-            pending.face = reply_face
-        await self._advance(bot, message, pending)
+        await self._got(bot, message, [("face", reply_face), ("gif", gif)])
 
     async def got_face(self, bot: Bot, message: Message, face: TgFile) -> None:
-        chat, user = message.chat_id, _user_id(message)
-        if await self._refuse_too_big(message, face):
-            return
-        pending = await self.res.pending.get(chat, user)
-        pending.face = face
         reply_gif = gif_of(message.reply_to_message) if message.reply_to_message else None
-        if reply_gif is not None:
-            pending.gif = reply_gif
-        await self._advance(bot, message, pending)
+        await self._got(bot, message, [("gif", reply_gif), ("face", face)])
+
+    async def _got(
+        self, bot: Bot, message: Message, parts: list[tuple[str, TgFile | None]]
+    ) -> None:
+        chat, user = message.chat_id, _user_id(message)
+        files = [(role, file) for role, file in parts if file is not None]
+        for _, file in files:
+            if await self._refuse_too_big(message, file):
+                return
+        pending, taken = Pending(), False
+        for role, file in files:
+            pending, taken = await self.res.pending.add(chat, user, role, file)
+        if not taken:
+            await message.reply_text(texts.NEED_GIF if pending.gif is None else texts.NEED_FACE)
+            return
+        user_id = await self._user(message)
+        if not await accounts.has_consented(self.res.db, user_id):
+            await self.res.pending.put(chat, user, pending)  # kept until the answer
+            await message.reply_text(
+                texts.CONSENT,
+                reply_markup=buttons(
+                    [(texts.CONSENT_YES, "consent:yes"), (texts.CONSENT_NO, "consent:no")]
+                ),
+            )
+            return
+        await self.start_swap(bot, chat, user, message.message_id, pending, user_id)
 
     async def _refuse_too_big(self, message: Message, file: TgFile) -> bool:
         if file.size <= self.download_limit:
@@ -111,26 +123,6 @@ class SwapFlow:
             )
         )
         return True
-
-    async def _advance(self, bot: Bot, message: Message, pending: Pending) -> None:
-        chat, user = message.chat_id, _user_id(message)
-        await self.res.pending.put(chat, user, pending)
-        if pending.gif is None:
-            await message.reply_text(texts.NEED_GIF)
-            return
-        if pending.face is None:
-            await message.reply_text(texts.NEED_FACE)
-            return
-        user_id = await self._user(message)
-        if not await accounts.has_consented(self.res.db, user_id):
-            await message.reply_text(
-                texts.CONSENT,
-                reply_markup=buttons(
-                    [(texts.CONSENT_YES, "consent:yes"), (texts.CONSENT_NO, "consent:no")]
-                ),
-            )
-            return
-        await self.start_swap(bot, chat, user, message.message_id, pending, user_id)
 
     async def _user(self, message: Message) -> str:
         tg_user = message.from_user
@@ -150,10 +142,18 @@ class SwapFlow:
     ) -> None:
         """Fetch both files, submit, and watch the job until its delivery takes over."""
         assert pending.gif is not None and pending.face is not None
-        status = await bot.send_message(chat_id, "Got it! Fetching your files…")
+        # The first answer and both downloads at once: three Bot API round trips become one.
+        status_task = asyncio.create_task(bot.send_message(chat_id, texts.FETCHING))
         try:
-            target = await _download(bot, pending.gif.file_id)
-            source = await _download(bot, pending.face.file_id)
+            target, source = await asyncio.gather(
+                _download(bot, pending.gif.file_id), _download(bot, pending.face.file_id)
+            )
+        except Exception:
+            log.exception("chat %s: could not fetch the files", chat_id)
+            await edit_or_send(bot, chat_id, (await status_task).message_id, texts.OOPS)
+            return
+        status = await status_task
+        try:
             lane = Lane.PRO if await _is_pro(self.res.db, user_id) else Lane.FREE
             submitted = await self.res.submitter.submit(
                 SwapRequest(
@@ -176,7 +176,6 @@ class SwapFlow:
             log.exception("chat %s: could not start a swap", chat_id)
             await edit_or_send(bot, chat_id, status.message_id, texts.OOPS)
             return
-        await self.res.pending.clear(chat_id, tg_user_id)
         await self.res.pending.remember_pair(submitted.job_id, pending)
         line = StatusLine(bot, chat_id, status.message_id, status.text or "")
         task = asyncio.create_task(self._watch(submitted.job_id, line))

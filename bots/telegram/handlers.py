@@ -156,7 +156,7 @@ class Handlers:
                 await context.bot.send_message(chat_id, texts.CONSENT_DECLINED)
                 return
             await accounts.record_consent(self.res.db, user_id, Channel.TELEGRAM)
-            pending = await self.res.pending.get(chat_id, tg_user)
+            pending = await self.res.pending.take(chat_id, tg_user)
             if pending.complete and pending.gif and pending.face:
                 trigger = max(pending.gif.message_id, pending.face.message_id)
                 await self.flow.start_swap(context.bot, chat_id, tg_user, trigger, pending, user_id)

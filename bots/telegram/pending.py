@@ -51,16 +51,72 @@ def _reuse_key(job_id: str) -> str:
     return f"swapzy:tg:reuse:{job_id}"
 
 
+# Set one half of the pair and, if that completes it, take the pair away in the same step: when
+# the GIF and the face arrive at once (updates run concurrently, on any replica), exactly one of
+# them sees the complete pair.
+_ADD = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+local pair = redis.call('HGETALL', KEYS[1])
+if redis.call('HEXISTS', KEYS[1], 'gif') == 1 and redis.call('HEXISTS', KEYS[1], 'face') == 1 then
+  redis.call('DEL', KEYS[1])
+  table.insert(pair, 'taken')
+  table.insert(pair, '1')
+end
+return pair
+"""
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _from_hash(items: list[bytes | str]) -> tuple[Pending, bool]:
+    fields = {_text(k): _text(v) for k, v in zip(items[::2], items[1::2], strict=True)}
+    pending = Pending(
+        gif=TgFile(**json.loads(fields["gif"])) if "gif" in fields else None,
+        face=TgFile(**json.loads(fields["face"])) if "face" in fields else None,
+    )
+    return pending, "taken" in fields
+
+
 class PendingStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def get(self, chat_id: int, user_id: int) -> Pending:
-        raw = await self.redis.get(_key(chat_id, user_id))
-        return Pending.from_json(raw) if raw else Pending()
+    async def add(
+        self, chat_id: int, user_id: int, role: str, file: TgFile
+    ) -> tuple[Pending, bool]:
+        """Record the GIF (``role="gif"``) or the face; returns the pair so far, and whether this
+        call completed it (then it is taken out of the store: the caller owns it)."""
+        items = await self.redis.eval(  # type: ignore[misc]
+            _ADD, 1, _key(chat_id, user_id), role, json.dumps(asdict(file)), str(PENDING_TTL_S)
+        )
+        return _from_hash(items)
 
     async def put(self, chat_id: int, user_id: int, pending: Pending) -> None:
-        await self.redis.set(_key(chat_id, user_id), pending.to_json(), ex=PENDING_TTL_S)
+        key = _key(chat_id, user_id)
+        fields = {
+            role: json.dumps(asdict(file))
+            for role, file in (("gif", pending.gif), ("face", pending.face))
+            if file is not None
+        }
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            if fields:
+                pipe.hset(key, mapping=fields)
+                pipe.expire(key, PENDING_TTL_S)
+            await pipe.execute()
+
+    async def take(self, chat_id: int, user_id: int) -> Pending:
+        """The pair so far, removed from the store (one caller gets it)."""
+        key = _key(chat_id, user_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(key)
+            pipe.delete(key)
+            items, _ = await pipe.execute()
+        flat: list[bytes | str] = [x for kv in items.items() for x in kv]
+        return _from_hash(flat)[0]
 
     async def clear(self, chat_id: int, user_id: int) -> bool:
         return bool(await self.redis.delete(_key(chat_id, user_id)))

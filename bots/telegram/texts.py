@@ -17,6 +17,7 @@ HELP = (
     "/delete: delete everything you sent me and every clip I made\n"
     "/pro: Swapzy Pro"
 )
+FETCHING = "Got it! Fetching your files…"
 NEED_FACE = "Nice GIF! Now send me a photo of the face to put in it."
 NEED_GIF = "Got the face! Now send me the GIF (or a short video) to put it in."
 CONSENT = (

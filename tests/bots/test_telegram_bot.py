@@ -150,9 +150,12 @@ def test_gif_then_face_gives_the_swapped_clip_with_link_and_buttons(
             assert fake.calls_to("sendChatAction")
 
             # "Another face for this GIF": no second consent question, straight to the swap.
+            mark = fake.mark()
             fake.press_button(ALICE, None, result.message_id, f"again_face:{_job_of(result)}")
-            await says(fake, chat, texts.NEED_FACE)
-            mark = len(fake.calls)
+            await fake.await_call(
+                "sendMessage", lambda c: c.params.get("text") == texts.NEED_FACE, after=mark
+            )
+            mark = fake.mark()
             fake.send_photo(ALICE, None, clips["face"])
             await fake.await_call("sendAnimation", timeout=60, after=mark)
             assert len(fake.sent_media(chat)) == 2
