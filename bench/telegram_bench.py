@@ -91,7 +91,7 @@ STAGES = (  # (key, label): each the time from the previous stage to this one
     ("submit_returned", "-> submit() returned (probe,store,DB,enq.)"),
     ("started", "-> worker started the job (50 ms poll)"),
     ("finished", "-> worker finished (decode+swap+encode..)"),
-    ("deliver_entered", "-> delivery started (100 ms poll, DB)"),
+    ("deliver_entered", "-> delivery started (50 ms poll, DB)"),
     ("sent", "-> sendAnimation (edit, action, upload)"),
 )
 
@@ -668,7 +668,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "settings": {
                 "bot_polling": "poll_interval 0, timeout 1 s (the fake caps long polls at 3 s)",
                 "worker_poll_s": 0.05,
-                "delivery_poll_s": 0.1,
+                "delivery_poll_s": 0.05,
                 "watch_every_s": 0.5,
                 "database": "sqlite (WAL)",
                 "storage": "local",
