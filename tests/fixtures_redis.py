@@ -4,6 +4,7 @@ session. ``valkey`` gives a test its own server, for drills that kill and restar
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,9 @@ import pytest
 import redis
 
 LOCAL_REDIS = "redis://127.0.0.1:6379"
-TEST_DB = 13
+# A database of this test run's own (1-15 by process id), flushed around each test: two test
+# runs on one machine (a developer's and an agent's) do not flush each other's queues.
+TEST_DB = 1 + os.getpid() % 15
 
 
 def _answers(url: str) -> bool:

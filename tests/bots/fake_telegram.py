@@ -70,6 +70,7 @@ class FakeTelegram(BotApi):
             routes=[
                 Route("/bot{token}/{method}", self._api, methods=["GET", "POST"]),
                 Route("/file/bot{token}/{file_path:path}", self._download, methods=["GET"]),
+                Route("/{path:path}", self._misrouted, methods=["GET", "POST"]),
             ],
             lifespan=lifespan,
         )
@@ -179,6 +180,11 @@ class FakeTelegram(BotApi):
         if not call.ok:
             return error_response(call.status, call.description or "", parameters)
         return JSONResponse({"ok": True, "result": call.result})
+
+    async def _misrouted(self, request: Request) -> Response:
+        """A URL no Bot API route matches (a wrong base_url): recorded, so a test can see it."""
+        self._record(Call(method=f"<unrouted {request.url.path}>", params={}, status=404))
+        return error_response(404, "Not Found")
 
     async def _download(self, request: Request) -> Response:
         if request.path_params["token"] != self.token:

@@ -45,8 +45,6 @@ from tests.web.server import serve
 if TYPE_CHECKING:
     from tests.bots.fake_telegram import FakeTelegram
 
-# The ``fake_telegram`` fixture (imported here as a plugin, so pytest can rewrite its asserts).
-pytest_plugins = ["tests.bots.fake_telegram"]
 
 ALICE = FakeUser(501, first_name="Alice", username="alice")
 CHAT = ALICE.private_chat()
@@ -397,12 +395,15 @@ def test_wire_formats_and_error_bodies(fake_telegram: FakeTelegram) -> None:
         unknown = client.post(f"{api}/sendTelepathy")
         wrong = client.post(f"{fake_telegram.api_base_url}123:nope/getMe")
         malformed = client.post(f"{fake_telegram.api_base_url}nope/getMe")
+        misrouted = client.post(f"{api}/bot{fake_telegram.token}/getMe")  # token joined twice
     assert (unknown.status_code, unknown.json()) == (
         404,
         {"ok": False, "error_code": 404, "description": "Not Found"},
     )
     assert (wrong.status_code, wrong.json()["description"]) == (401, "Unauthorized")
     assert malformed.status_code == 404
+    assert misrouted.status_code == 404
+    assert fake_telegram.calls[-1].method.startswith("<unrouted /bot123456:")
     assert [m.text for m in fake_telegram.messages_in(CHAT.id)] == ["1", "2"]
     assert fake_telegram.bot_messages_in(CHAT.id)[1].callback_data == {"Go": "go"}
 
