@@ -200,8 +200,8 @@ def test_check_schema_refuses_until_upgraded(database_url: str) -> None:
     with pytest.raises(ServiceUnavailable) as empty:
         asyncio.run(_check(database_url))
     assert str(empty.value) == (
-        "the database schema is at nothing (an empty database), this code needs 0002_consent_events: "
-        "run `swapzy db upgrade`"
+        "the database schema is at nothing (an empty database), this code needs "
+        "0002_consent_events: run `swapzy db upgrade`"
     )
     assert empty.value.exit_code == 14
     migrate.upgrade(database_url)
