@@ -118,6 +118,13 @@ class Settings(BaseSettings):
                 "SWAPZY_STORAGE__LINK_SECRET is still the public development default; "
                 "set a long random secret for production."
             )
+        if self.telegram_webhook_secret.get_secret_value() and not self.public_url.startswith(
+            "https://"
+        ):
+            raise ValueError(
+                "Telegram only calls https webhooks: set SWAPZY_PUBLIC_URL to the https address "
+                "of the web app (or unset SWAPZY_TELEGRAM_WEBHOOK_SECRET to poll instead)."
+            )
         return self
 
     @property

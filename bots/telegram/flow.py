@@ -96,8 +96,12 @@ class SwapFlow:
         for _, file in files:
             if await self._refuse_too_big(message, file):
                 return
-        pending, taken = Pending(), False
-        for role, file in files:
+        if len(files) == 2:  # a reply carries both halves: that pair, whatever was pending
+            given = dict(files)
+            pending, taken = Pending(gif=given["gif"], face=given["face"]), True
+            await self.res.pending.clear(chat, user)
+        else:
+            ((role, file),) = files
             pending, taken = await self.res.pending.add(chat, user, role, file)
         if not taken:
             await message.reply_text(texts.NEED_GIF if pending.gif is None else texts.NEED_FACE)
@@ -150,6 +154,7 @@ class SwapFlow:
             )
         except Exception:
             log.exception("chat %s: could not fetch the files", chat_id)
+            await self.res.pending.put(chat_id, tg_user_id, pending)  # a retry needs one file
             await edit_or_send(bot, chat_id, (await status_task).message_id, texts.OOPS)
             return
         status = await status_task
@@ -174,6 +179,7 @@ class SwapFlow:
             return
         except Exception:  # one kind sentence in place of the status, the details in the log
             log.exception("chat %s: could not start a swap", chat_id)
+            await self.res.pending.put(chat_id, tg_user_id, pending)
             await edit_or_send(bot, chat_id, status.message_id, texts.OOPS)
             return
         await self.res.pending.remember_pair(submitted.job_id, pending)

@@ -35,3 +35,11 @@ def test_production_refuses_the_public_development_link_secret(
         load_settings()
     monkeypatch.setenv("SWAPZY_STORAGE__LINK_SECRET", "a-long-random-production-secret")
     assert load_settings().storage.link_secret.get_secret_value() != DEV_LINK_SECRET
+
+
+def test_a_telegram_webhook_needs_an_https_public_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWAPZY_TELEGRAM_WEBHOOK_SECRET", "s3cret")
+    with pytest.raises(ConfigError, match="Telegram only calls https webhooks"):
+        load_settings()
+    monkeypatch.setenv("SWAPZY_PUBLIC_URL", "https://swapzy.example")
+    assert load_settings().public_url == "https://swapzy.example"

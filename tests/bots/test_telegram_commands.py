@@ -1,0 +1,577 @@
+"""The Telegram bot's commands, buttons and edge cases, end to end: the real PTB Application
+polling the fake Bot API, the real pipeline (Redis, SQLite, local storage) and, where a clip is
+made, a real ``swapzy worker`` with the ``noop`` engine. Assertions are on what the user sees.
+
+Each test has a Valkey server of its own (``valkey``), not a database on a shared Redis: another
+test run on the machine would otherwise take these jobs with its worker, or flush them.
+
+Every step waits for the bot's answer to it (calls recorded after a mark), never for an older
+message with the same text; the bot handles updates concurrently, so a test that sent two
+things without waiting would race with itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bots.telegram import texts
+from bots.telegram.app import TelegramBot, running_bot
+from bots.telegram.delivery import TelegramDeliverer
+from core.config import Settings
+from core.db.models import Channel, ChannelIdentity, JobState, MediaAsset, SwapJob, new_id
+from core.db.session import Database
+from core.storage import build_storage
+from jobs.connect import connect_queue
+from jobs.queues import output_key
+from tests.bots.fake_telegram import FakeTelegram
+from tests.bots.telegram_objects import Call, ChatMessage, FakeChat, FakeUser, SentMedia
+from tests.conftest import SampleFiles
+from tests.fixtures_redis import Valkey
+from tests.jobs.service import Service, service, wait_for
+
+ALICE = FakeUser(id=1001, first_name="Alice", username="alice")
+BOB = FakeUser(id=1002, first_name="Bob", username="bob")
+GROUP = FakeChat.group(-4001, "Friends")
+MB = 1024 * 1024
+CLOUD_LIMITS = (20 * MB, 50 * MB)  # what Telegram's cloud Bot API lets a bot fetch / send
+# The calls that put a text in front of the user (a new message or an edit).
+SHOWING = frozenset(("sendMessage", "editMessageText", "sendAnimation", "editMessageCaption"))
+
+
+# --- the user's side -------------------------------------------------------------------------
+
+
+def _shows(call: Call, chat_id: int, text: str) -> bool:
+    if not call.ok or call.method not in SHOWING:
+        return False
+    if int(str(call.params.get("chat_id"))) != chat_id:
+        return False
+    return text in str(call.params.get("text") or call.params.get("caption") or "")
+
+
+async def bot_says(
+    fake: FakeTelegram, chat_id: int, text: str, *, after: int, timeout: float = 30.0
+) -> ChatMessage:
+    """The bot's message in the chat that came to show ``text`` (sent or edited by a call
+    recorded from index ``after`` on), as the user sees it now."""
+
+    def find() -> Call | None:
+        return next((c for c in fake.calls[after:] if _shows(c, chat_id, text)), None)
+
+    try:
+        await asyncio.to_thread(fake.wait_until, lambda: find() is not None, timeout)
+    except TimeoutError:
+        seen = [m.content for m in fake.messages_in(chat_id)]
+        raise AssertionError(
+            f"the bot never said {text!r} in chat {chat_id}; chat: {seen}"
+        ) from None
+    call = find()
+    assert call is not None
+    message_id = call.result["message_id"]
+    shown = {m.message_id: m for m in fake.messages_in(chat_id)}
+    assert message_id in shown, f"message {message_id} is not in the chat any more"
+    assert text in shown[message_id].content
+    return shown[message_id]
+
+
+async def exchange(
+    fake: FakeTelegram, chat_id: int, send: Callable[[], object], answer: str, timeout: float = 30
+) -> ChatMessage:
+    """Do ``send`` (play the user), then wait for the bot's message showing ``answer``."""
+    mark = fake.mark()
+    send()
+    return await bot_says(fake, chat_id, answer, after=mark, timeout=timeout)
+
+
+async def clip_sent(fake: FakeTelegram, chat_id: int, *, after: int) -> SentMedia:
+    """The animation the bot sent in the chat (after call ``after``); its status message is
+    gone once the delivery is over."""
+
+    def in_chat(call: Call) -> bool:
+        return call.ok and int(str(call.params.get("chat_id"))) == chat_id
+
+    call = await fake.await_call("sendAnimation", in_chat, timeout=60, after=after)
+    await fake.await_call("deleteMessage", in_chat, timeout=30, after=after)
+    [media] = [m for m in fake.sent_media(chat_id) if m.message_id == call.result["message_id"]]
+    assert media.kind == "animation"
+    assert media.caption is not None and media.caption.startswith("Here you go! Share it: ")
+    assert not any(
+        m.content.startswith(("Got it!", "Queued", "Swapping", "Sending"))
+        for m in fake.bot_messages_in(chat_id)
+    ), "a status message stayed in the chat"
+    return media
+
+
+def job_of(media: SentMedia) -> str:
+    caption = str(media.caption)
+    return caption.split("/m/jobs/")[1].split("/", maxsplit=1)[0]
+
+
+def agree(
+    fake: FakeTelegram, user: FakeUser, question: ChatMessage, chat: FakeChat | None = None
+) -> int:
+    """Press "yes" on the one-time consent question; returns the mark before the press."""
+    assert question.content == texts.CONSENT
+    assert question.buttons == ((texts.CONSENT_YES, texts.CONSENT_NO),)
+    mark = fake.mark()
+    fake.press_button(user, chat, question.message_id, question.callback_data[texts.CONSENT_YES])
+    return mark
+
+
+# --- the service and the bot ----------------------------------------------------------------
+
+
+def as_telegram_animation(gif: Path, folder: Path) -> bytes:
+    """A GIF as Telegram delivers it: an MP4 ``animation``."""
+    from core.config import MediaLimits
+    from gpu_worker.media import load_clip, save_clip
+
+    mp4 = folder / f"{gif.stem}.mp4"
+    save_clip(load_clip(gif, MediaLimits()), mp4)
+    return mp4.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def gif_mp4(tmp_path_factory: pytest.TempPathFactory, sample_files: SampleFiles) -> bytes:
+    """The sample GIF, as an animation from Telegram."""
+    return as_telegram_animation(sample_files.target, tmp_path_factory.mktemp("telegram"))
+
+
+@pytest.fixture
+def face(sample_files: SampleFiles) -> bytes:
+    return sample_files.source.read_bytes()
+
+
+@pytest.fixture
+def svc(
+    tmp_path: Path, valkey: Valkey, sqlite_url: str, fake_telegram: FakeTelegram
+) -> Iterator[Service]:
+    """Settings for the bot against the fake (``noop`` engine, database migrated); no worker
+    until a test starts one."""
+    with service(
+        tmp_path,
+        valkey.url,
+        sqlite_url,
+        telegram_token=fake_telegram.token,
+        telegram_api_url=fake_telegram.url,
+    ) as s:
+        yield s
+
+
+@contextlib.asynccontextmanager
+async def polling_bot(settings: Settings) -> AsyncIterator[TelegramBot]:
+    """The bot as ``swapzy bot telegram`` runs it, in this event loop (fast polling)."""
+    db = Database.connect(settings.sqlalchemy_url)
+    queue = await connect_queue(settings.redis_url)
+    try:
+        async with running_bot(settings, db, build_storage(settings), queue) as bot:
+            updater = bot.application.updater
+            assert updater is not None
+            await updater.start_polling(poll_interval=0.0, timeout=1)
+            try:
+                yield bot
+            finally:
+                await updater.stop()
+    finally:
+        await queue.aclose()
+        await db.close()
+
+
+class CloudSettings(Settings):
+    """The fake runs on 127.0.0.1, which the bot takes for a self-hosted Bot API server (2000 MB
+    limits); these settings play Telegram's cloud and its 20 MB / 50 MB limits."""
+
+    @property
+    def telegram_limits(self) -> tuple[int, int]:
+        return CLOUD_LIMITS
+
+
+async def user_id_of(db: Database, tg_user: FakeUser) -> str | None:
+    async with db.sessions() as session:
+        return await session.scalar(
+            select(ChannelIdentity.user_id).where(
+                ChannelIdentity.channel == Channel.TELEGRAM,
+                ChannelIdentity.external_id == str(tg_user.id),
+            )
+        )
+
+
+async def delivered(db: Database, job_id: str) -> bool:
+    async with db.sessions() as session:
+        job = await session.get(SwapJob, job_id)
+        return job is not None and job.delivered_at is not None
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def test_help_status_and_history(
+    svc: Service, fake_telegram: FakeTelegram, sample_files: SampleFiles, face: bytes
+) -> None:
+    fake, chat = fake_telegram, ALICE.id
+    svc.start_worker()
+
+    async def scenario() -> None:
+        async with polling_bot(svc.settings):
+            shown = await exchange(
+                fake, chat, lambda: fake.send_command(ALICE, None, "/help"), "How it works"
+            )
+            assert shown.content == texts.HELP
+            for command in ("/status", "/history", "/cancel", "/delete", "/pro"):
+                assert command in shown.content
+            await exchange(
+                fake, chat, lambda: fake.send_command(ALICE, None, "/status"), texts.NO_JOBS
+            )
+            await exchange(
+                fake, chat, lambda: fake.send_command(ALICE, None, "/history"), texts.NO_HISTORY
+            )
+
+            # The GIF and the face sent as files (no Telegram conversion) work as well.
+            gif = sample_files.target.read_bytes()
+            await exchange(
+                fake,
+                chat,
+                lambda: fake.send_document(ALICE, None, gif, "image/gif", "dance.gif"),
+                texts.NEED_FACE,
+            )
+            question = await exchange(
+                fake,
+                chat,
+                lambda: fake.send_document(ALICE, None, face, "image/jpeg", "me.jpg"),
+                texts.CONSENT,
+            )
+            mark = agree(fake, ALICE, question)
+            clip = await clip_sent(fake, chat, after=mark)
+            job_id = job_of(clip)
+
+            await exchange(
+                fake, chat, lambda: fake.send_command(ALICE, None, "/status"), texts.NO_JOBS
+            )
+            history = await exchange(
+                fake, chat, lambda: fake.send_command(ALICE, None, "/history"), "• "
+            )
+            [line] = history.content.splitlines()
+            share_link = str(clip.caption).removeprefix("Here you go! Share it: ")
+            assert line.startswith("• ")
+            assert f": http://127.0.0.1:9/m/jobs/{job_id}/swapzy.mp4?" in line
+            assert share_link.split("?")[0] in line
+
+    asyncio.run(scenario())
+
+
+def test_cancel_forgets_what_was_sent(
+    svc: Service, fake_telegram: FakeTelegram, gif_mp4: bytes, face: bytes
+) -> None:
+    fake, chat = fake_telegram, ALICE.id
+
+    async def scenario() -> None:
+        async with polling_bot(svc.settings):
+            await exchange(
+                fake,
+                chat,
+                lambda: fake.send_command(ALICE, None, "/cancel"),
+                texts.NOTHING_TO_CANCEL,
+            )
+            await exchange(
+                fake, chat, lambda: fake.send_animation(ALICE, None, gif_mp4), texts.NEED_FACE
+            )
+            await exchange(
+                fake,
+                chat,
+                lambda: fake.send_command(ALICE, None, "/cancel"),
+                texts.CANCELLED.format(count=0),
+            )
+            # The GIF is forgotten: a face now asks for a GIF again (no consent question).
+            await exchange(fake, chat, lambda: fake.send_photo(ALICE, None, face), texts.NEED_GIF)
+            assert not any(texts.CONSENT in m.content for m in fake.bot_messages_in(chat))
+            assert not fake.calls_to("getFile")
+
+    asyncio.run(scenario())
+
+
+def test_delete_asks_first_then_removes_every_file_and_job(
+    svc: Service, fake_telegram: FakeTelegram, gif_mp4: bytes, face: bytes
+) -> None:
+    fake, chat = fake_telegram, ALICE.id
+    media_root = svc.settings.media_dir
+    svc.start_worker()
+
+    async def scenario() -> None:
+        db = Database.connect(svc.settings.sqlalchemy_url)
+        try:
+            async with polling_bot(svc.settings):
+                await exchange(
+                    fake, chat, lambda: fake.send_animation(ALICE, None, gif_mp4), texts.NEED_FACE
+                )
+                question = await exchange(
+                    fake, chat, lambda: fake.send_photo(ALICE, None, face), texts.CONSENT
+                )
+                clip = await clip_sent(fake, chat, after=agree(fake, ALICE, question))
+                job_id = job_of(clip)
+                await wait_for(lambda: delivered(db, job_id), "the delivery to be recorded")
+                stored = sorted(p for p in (media_root / "jobs" / job_id).iterdir())
+                assert [p.name for p in stored] == ["source.jpg", "swapzy.mp4", "target.mp4"]
+
+                # "Keep them": nothing goes.
+                ask = await exchange(
+                    fake,
+                    chat,
+                    lambda: fake.send_command(ALICE, None, "/delete"),
+                    texts.DELETE_CONFIRM,
+                )
+                assert ask.buttons == ((texts.DELETE_YES, texts.DELETE_NO),)
+                await exchange(
+                    fake,
+                    chat,
+                    lambda: fake.press_button(
+                        ALICE, None, ask.message_id, ask.callback_data[texts.DELETE_NO]
+                    ),
+                    texts.DELETE_KEPT,
+                )
+                assert all(p.is_file() for p in stored)
+                assert await user_jobs(db) == 1
+
+                # "Yes": the uploads and the clip are gone, from the disk and the database.
+                ask = await exchange(
+                    fake,
+                    chat,
+                    lambda: fake.send_command(ALICE, None, "/delete"),
+                    texts.DELETE_CONFIRM,
+                )
+                await exchange(
+                    fake,
+                    chat,
+                    lambda: fake.press_button(
+                        ALICE, None, ask.message_id, ask.callback_data[texts.DELETE_YES]
+                    ),
+                    texts.DELETED.format(count=3),
+                )
+                assert not any(p.exists() for p in stored)
+                assert [p for p in media_root.rglob("*") if p.is_file()] == []
+                assert await user_jobs(db) == 0
+                assert await user_assets(db) == 0
+                await exchange(
+                    fake,
+                    chat,
+                    lambda: fake.send_command(ALICE, None, "/history"),
+                    texts.NO_HISTORY,
+                )
+                # Every button press was answered (no spinning button in the app).
+                assert all(answer is not None for answer in fake.callback_answers.values())
+        finally:
+            await db.close()
+
+    async def user_jobs(db: Database) -> int:
+        user_id = await user_id_of(db, ALICE)
+        async with db.sessions() as session:
+            count = select(func.count()).select_from(SwapJob).where(SwapJob.user_id == user_id)
+            return int(await session.scalar(count) or 0)
+
+    async def user_assets(db: Database) -> int:
+        user_id = await user_id_of(db, ALICE)
+        async with db.sessions() as session:
+            count = (
+                select(func.count()).select_from(MediaAsset).where(MediaAsset.user_id == user_id)
+            )
+            return int(await session.scalar(count) or 0)
+
+    asyncio.run(scenario())
+
+
+# --- what the user sends ----------------------------------------------------------------------
+
+
+def test_a_face_in_reply_to_an_earlier_gif_makes_a_clip_of_that_gif(
+    svc: Service, fake_telegram: FakeTelegram, sample_files: SampleFiles, face: bytes
+) -> None:
+    fake, chat = fake_telegram, ALICE.id
+    svc.start_worker()
+
+    async def scenario() -> None:
+        async with polling_bot(svc.settings):
+            gif = sample_files.target.read_bytes()
+            mark = fake.mark()
+            gif_message = fake.send_document(ALICE, None, gif, "image/gif", "dance.gif")
+            await bot_says(fake, chat, texts.NEED_FACE, after=mark)
+            question = await exchange(
+                fake, chat, lambda: fake.send_photo(ALICE, None, face), texts.CONSENT
+            )
+            first = await clip_sent(fake, chat, after=agree(fake, ALICE, question))
+
+            # Nothing is waiting now: a face on its own asks for a GIF ...
+            await exchange(fake, chat, lambda: fake.send_photo(ALICE, None, face), texts.NEED_GIF)
+            await exchange(
+                fake,
+                chat,
+                lambda: fake.send_command(ALICE, None, "/cancel"),
+                texts.CANCELLED.format(count=0),
+            )
+            # ... but a face in reply to the GIF from before makes a clip of it, no questions.
+            mark = fake.mark()
+            gif_id = gif_message["message"]["message_id"]
+            fake.send_photo(ALICE, None, face, reply_to=gif_id)
+            second = await clip_sent(fake, chat, after=mark)
+            assert job_of(second) != job_of(first)
+            assert second.data == first.data  # the same GIF and face through the noop engine
+            assert sum(texts.CONSENT in c.params.get("text", "") for c in fake.calls) == 1
+
+    asyncio.run(scenario())
+
+
+def test_files_over_the_download_limit_are_refused_before_any_download(
+    svc: Service, fake_telegram: FakeTelegram, face: bytes
+) -> None:
+    fake, chat = fake_telegram, ALICE.id
+    settings = CloudSettings(**svc.values)
+    big = bytes(21 * MB)
+    refused = texts.INPUT_TOO_BIG.format(size=21.0, limit=20)
+    assert "21.0 MB" in refused and "20 MB" in refused
+
+    async def scenario() -> None:
+        async with polling_bot(settings):
+            await exchange(fake, chat, lambda: fake.send_animation(ALICE, None, big), refused)
+            # The big GIF was not kept: a good face still asks for a GIF.
+            await exchange(fake, chat, lambda: fake.send_photo(ALICE, None, face), texts.NEED_GIF)
+            await exchange(
+                fake,
+                chat,
+                lambda: fake.send_document(ALICE, None, big, "image/jpeg", "huge.jpg"),
+                refused,
+            )
+            assert fake.calls_to("getFile") == []
+            assert fake.downloads == []
+
+    asyncio.run(scenario())
+
+
+def test_a_result_over_the_upload_limit_is_sent_as_a_link(
+    tmp_path: Path, fake_telegram: FakeTelegram
+) -> None:
+    fake, chat = fake_telegram, ALICE.id
+    settings = Settings(env="test", data_dir=tmp_path / "var", public_url="http://127.0.0.1:9")
+    storage = build_storage(settings)
+    fake.add_chat(ALICE.private_chat())
+
+    def finished_job(status_message_id: int) -> SwapJob:
+        job = SwapJob(
+            id=new_id(),
+            state=JobState.SUCCEEDED,
+            output_format="mp4",
+            reply_to={"chat_id": chat, "status_message_id": status_message_id},
+        )
+        storage.put_bytes(output_key(job.id, "mp4"), b"x" * 11, "video/mp4")
+        return job
+
+    async def scenario() -> None:
+        async with fake.make_bot() as bot:
+            # 11 bytes over a 10-byte limit: the link, written over the status message.
+            status = await bot.send_message(chat, "Swapping faces… 99%")
+            job = finished_job(status.message_id)
+            link = storage.url(output_key(job.id, "mp4"))
+            mark = fake.mark()
+            await TelegramDeliverer(bot, storage, upload_limit=10).deliver(job, link)
+            [shown] = fake.bot_messages_in(chat)
+            assert shown.message_id == status.message_id
+            assert shown.content == texts.TOO_BIG_TO_SEND.format(link=link)
+            assert [c.method for c in fake.calls[mark:]] == ["editMessageText"]
+
+            # Exactly at the limit: the clip itself, and the status message goes.
+            status = await bot.send_message(chat, "Swapping faces… 99%")
+            job = finished_job(status.message_id)
+            link = storage.url(output_key(job.id, "mp4"))
+            await TelegramDeliverer(bot, storage, upload_limit=11).deliver(job, link)
+            [sent] = fake.sent_media(chat)
+            assert sent.data == b"x" * 11
+            assert sent.caption == texts.DONE_CAPTION.format(link=link)
+            assert status.message_id not in [m.message_id for m in fake.bot_messages_in(chat)]
+
+    asyncio.run(scenario())
+
+
+# --- failures ---------------------------------------------------------------------------------
+
+
+def test_an_unexpected_error_gets_a_kind_answer_and_the_bot_keeps_serving(
+    svc: Service, fake_telegram: FakeTelegram, gif_mp4: bytes, face: bytes
+) -> None:
+    fake, chat = fake_telegram, ALICE.id
+    svc.start_worker()
+
+    async def scenario() -> None:
+        async with polling_bot(svc.settings):
+            # A handler fails (its reply gets a 500): the error handler says sorry.
+            fake.fail_next("sendMessage", 500, "Internal Server Error")
+            await exchange(fake, chat, lambda: fake.send_command(ALICE, None, "/help"), texts.OOPS)
+            assert not any(m.content == texts.HELP for m in fake.bot_messages_in(chat))
+            await exchange(
+                fake, chat, lambda: fake.send_command(ALICE, None, "/start"), texts.START
+            )
+
+            # Telegram fails to hand over a file: the status message says sorry ...
+            mark = fake.mark()
+            gif_message = fake.send_animation(ALICE, None, gif_mp4)
+            await bot_says(fake, chat, texts.NEED_FACE, after=mark)
+            question = await exchange(
+                fake, chat, lambda: fake.send_photo(ALICE, None, face), texts.CONSENT
+            )
+            fake.fail_next("getFile", 500, "Internal Server Error")
+            mark = agree(fake, ALICE, question)
+            oops = await bot_says(fake, chat, texts.OOPS, after=mark)
+            assert oops.edited  # written over "Fetching your files…", not a second message
+            assert not fake.calls_to("sendAnimation")
+            # ... the bot still answers, and trying again (the face in reply to the GIF) makes
+            # the clip.
+            await exchange(
+                fake, chat, lambda: fake.send_command(ALICE, None, "/start"), texts.START
+            )
+            mark = fake.mark()
+            fake.send_photo(ALICE, None, face, reply_to=gif_message["message"]["message_id"])
+            await clip_sent(fake, chat, after=mark)
+
+    asyncio.run(scenario())
+
+
+# --- groups -----------------------------------------------------------------------------------
+
+
+def test_in_a_group_swap_in_reply_to_a_gif_then_a_face_makes_the_clip(
+    svc: Service, fake_telegram: FakeTelegram, gif_mp4: bytes, face: bytes
+) -> None:
+    fake, group = fake_telegram, GROUP.id
+    svc.start_worker()
+
+    async def scenario() -> None:
+        async with polling_bot(svc.settings):
+            # Chatter in a group is not for the bot: no "I can only use GIFs" there.
+            mark = fake.mark()
+            fake.send_text(ALICE, GROUP, "lol look at this")
+            await exchange(
+                fake, group, lambda: fake.send_command(ALICE, GROUP, "/help"), texts.HELP
+            )
+            assert not any(_shows(c, group, texts.NOT_MEDIA) for c in fake.calls[mark:])
+
+            # Bob posts a GIF; Alice picks it with /swap in reply, then sends her face.
+            bob_gif = fake.send_animation(BOB, GROUP, gif_mp4)
+            await bot_says(fake, group, texts.NEED_FACE, after=mark)
+            gif_id = bob_gif["message"]["message_id"]
+            picked = await exchange(
+                fake,
+                group,
+                lambda: fake.send_command(ALICE, GROUP, "/swap", reply_to=gif_id),
+                texts.NEED_FACE,
+            )
+            assert picked.raw["reply_to_message"]["from"]["id"] == ALICE.id
+            question = await exchange(
+                fake, group, lambda: fake.send_photo(ALICE, GROUP, face), texts.CONSENT
+            )
+            clip = await clip_sent(fake, group, after=agree(fake, ALICE, question, GROUP))
+            assert clip.chat_id == group
+            assert fake.sent_media(ALICE.id) == []  # nothing went to Alice's private chat
+
+    asyncio.run(scenario())
