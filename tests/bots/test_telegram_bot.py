@@ -5,9 +5,8 @@ classic engine. Assertions are on what the user sees in the chat."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,9 @@ import pytest
 from PIL import Image
 
 from bots.telegram import texts
-from bots.telegram.app import TelegramBot, running_bot
-from core.db.session import Database
-from core.storage import build_storage
 from gpu_worker.media import load_clip, save_clip
-from jobs.connect import connect_queue
 from tests.bots.fake_telegram import FakeTelegram
+from tests.bots.harness import polling_bot
 from tests.bots.telegram_objects import ChatMessage, FakeUser
 from tests.conftest import SampleFiles
 from tests.jobs.service import Service, service
@@ -62,25 +58,6 @@ def telegram_service(
         yield svc
 
 
-@contextlib.asynccontextmanager
-async def polling_bot(svc: Service) -> AsyncIterator[TelegramBot]:
-    settings = svc.settings
-    db = Database.connect(settings.sqlalchemy_url)
-    queue = await connect_queue(settings.redis_url)
-    try:
-        async with running_bot(settings, db, build_storage(settings), queue) as bot:
-            updater = bot.application.updater
-            assert updater is not None
-            await updater.start_polling(poll_interval=0.0, timeout=1)
-            try:
-                yield bot
-            finally:
-                await updater.stop()
-    finally:
-        await queue.aclose()
-        await db.close()
-
-
 async def says(fake: FakeTelegram, chat_id: int, text: str, timeout: float = 30) -> ChatMessage:
     """Wait until the bot's messages in the chat include one showing ``text`` now."""
 
@@ -112,7 +89,7 @@ def test_gif_then_face_gives_the_swapped_clip_with_link_and_buttons(
     fake, chat = fake_telegram, ALICE.id
 
     async def scenario() -> None:
-        async with polling_bot(telegram_service):
+        async with polling_bot(telegram_service.settings):
             fake.send_command(ALICE, None, "/start")
             await says(fake, chat, texts.START.splitlines()[0])
             fake.send_animation(ALICE, None, clips["gif"])
@@ -169,7 +146,7 @@ def test_errors_are_told_in_words(
     fake, chat = fake_telegram, ALICE.id
 
     async def scenario() -> None:
-        async with polling_bot(telegram_service):
+        async with polling_bot(telegram_service.settings):
             fake.send_text(ALICE, None, "hello?")
             await says(fake, chat, texts.NOT_MEDIA)
             fake.send_photo(ALICE, None, clips["blank"])

@@ -13,23 +13,21 @@ things without waiting would race with itself.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from bots.telegram import texts
-from bots.telegram.app import TelegramBot, running_bot
 from bots.telegram.delivery import TelegramDeliverer
 from core.config import Settings
 from core.db.models import Channel, ChannelIdentity, JobState, MediaAsset, SwapJob, new_id
 from core.db.session import Database
 from core.storage import build_storage
-from jobs.connect import connect_queue
 from jobs.queues import output_key
 from tests.bots.fake_telegram import FakeTelegram
+from tests.bots.harness import polling_bot
 from tests.bots.telegram_objects import Call, ChatMessage, FakeChat, FakeUser, SentMedia
 from tests.conftest import SampleFiles
 from tests.fixtures_redis import Valkey
@@ -162,25 +160,6 @@ def svc(
         telegram_api_url=fake_telegram.url,
     ) as s:
         yield s
-
-
-@contextlib.asynccontextmanager
-async def polling_bot(settings: Settings) -> AsyncIterator[TelegramBot]:
-    """The bot as ``swapzy bot telegram`` runs it, in this event loop (fast polling)."""
-    db = Database.connect(settings.sqlalchemy_url)
-    queue = await connect_queue(settings.redis_url)
-    try:
-        async with running_bot(settings, db, build_storage(settings), queue) as bot:
-            updater = bot.application.updater
-            assert updater is not None
-            await updater.start_polling(poll_interval=0.0, timeout=1)
-            try:
-                yield bot
-            finally:
-                await updater.stop()
-    finally:
-        await queue.aclose()
-        await db.close()
 
 
 class CloudSettings(Settings):
