@@ -55,7 +55,7 @@ import redis.asyncio
 from arq.connections import ArqRedis
 from sqlalchemy import func, select
 
-from core.config import Settings
+from core.config import Settings, to_environment
 from core.db.migrate import upgrade
 from core.db.models import Channel, JobState, Lane, SwapJob
 from core.db.session import Database
@@ -132,14 +132,7 @@ def die_with_parent() -> None:
 
 
 def worker_env(values: dict[str, Any]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWAPZY_")}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            for sub, v in value.items():
-                env[f"SWAPZY_{key.upper()}__{sub.upper()}"] = str(v)
-        else:
-            env[f"SWAPZY_{key.upper()}"] = str(value)
-    return env
+    return to_environment(values, os.environ)
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -160,3 +161,16 @@ def _describe(exc: ValidationError) -> str:
         return f"{message}{more}."
     name = "SWAPZY_" + "__".join(p.upper() for p in path)
     return f"Invalid setting {name}: {message}{more}."
+
+
+def to_environment(values: dict[str, Any], base: Mapping[str, str]) -> dict[str, str]:
+    """``base`` without its SWAPZY_ variables, plus the ones that give ``values`` (a dict of
+    settings, nested one level as ``{"worker": {"slots": 2}}``): how a child process is told."""
+    env = {k: v for k, v in base.items() if not k.startswith("SWAPZY_")}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                env[f"SWAPZY_{key.upper()}__{sub.upper()}"] = str(v)
+        else:
+            env[f"SWAPZY_{key.upper()}"] = str(value)
+    return env

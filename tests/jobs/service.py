@@ -18,7 +18,7 @@ from typing import Any
 
 import redis
 
-from core.config import Settings
+from core.config import Settings, to_environment
 from core.db.migrate import upgrade
 from core.db.models import Channel, Lane
 from core.db.session import Database
@@ -58,14 +58,7 @@ def service_settings(
 
 
 def to_env(values: dict[str, Any]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SWAPZY_")}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            for sub, v in value.items():
-                env[f"SWAPZY_{key.upper()}__{sub.upper()}"] = str(v)
-        else:
-            env[f"SWAPZY_{key.upper()}"] = str(value)
-    return env
+    return to_environment(values, os.environ)
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout_s: float = 30.0) -> Any:
