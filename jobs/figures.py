@@ -5,6 +5,7 @@ engine seconds, live workers."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 from sqlalchemy import func, select
@@ -52,8 +53,6 @@ async def gather_figures(db: Database, redis: Redis) -> Figures:
             )
         )
     if oldest is not None and oldest.tzinfo is None:  # aggregate results skip the column type
-        from datetime import UTC, datetime
-
         oldest = datetime.fromisoformat(str(oldest)).replace(tzinfo=UTC)
     age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
     return Figures(

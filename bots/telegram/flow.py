@@ -9,6 +9,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from telegram import Animation, Bot, Document, Message, Video, VideoNote
 from telegram.constants import ChatAction
 
@@ -16,7 +17,7 @@ from bots.telegram import texts
 from bots.telegram.chat import PRO_BUTTON, StatusLine, buttons, edit_or_send
 from bots.telegram.pending import Pending, PendingStore, TgFile
 from core.config import Settings
-from core.db.models import Channel, JobState, Lane
+from core.db.models import Channel, JobState, Lane, User
 from core.db.session import Database
 from core.errors import InputError
 from core.storage import Storage
@@ -232,10 +233,6 @@ async def _download(bot: Bot, file_id: str) -> bytes:
 
 
 async def _is_pro(db: Database, user_id: str) -> bool:
-    from sqlalchemy import select
-
-    from core.db.models import User
-
     async with db.sessions() as session:
         return await session.scalar(select(User.plan).where(User.id == user_id)) == "pro"
 

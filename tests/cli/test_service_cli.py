@@ -30,6 +30,7 @@ from core.config import MediaLimits
 from core.errors import ServiceUnavailable, UnsupportedMedia
 from gpu_worker.media import load_clip
 from jobs.connect import SERVICES_FILE
+from tests.cli.test_swap_cli import Run, assert_one_clean_line, swapzy
 from tests.conftest import SampleFiles
 from tests.fixtures_redis import free_port
 from tests.jobs.service import wait_until
@@ -37,7 +38,6 @@ from tests.jobs.service import wait_until
 USAGE_ERROR = 2  # the command-line parser's own code
 START_TIMEOUT_S = 90.0  # first start on a busy machine: Valkey, migrations, two Python children
 STOP_TIMEOUT_S = 20.0
-NATIVE_LOG_PREFIXES = ("W0000", "I0000", "INFO:", "WARNING: All log messages")
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -101,42 +101,6 @@ def service_env(folder: Path, port: int, **extra: str) -> dict[str, str]:
         **extra,
     )
     return env
-
-
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def error_lines(self) -> list[str]:
-        """stderr without blank lines and native (absl/TFLite) logging."""
-        return [
-            line
-            for line in self.stderr.splitlines()
-            if line.strip() and not line.startswith(NATIVE_LOG_PREFIXES)
-        ]
-
-    def one_clean_error_line(self) -> str:
-        assert "Traceback" not in self.stderr, self.stderr
-        lines = self.error_lines
-        assert len(lines) == 1, f"expected one line on stderr, got:\n{self.stderr}"
-        assert lines[0].startswith("swapzy: "), lines[0]
-        return lines[0]
-
-
-def swapzy(*args: str, cwd: Path, env: dict[str, str], timeout: float = 120) -> Run:
-    done = subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    return Run(done.returncode, done.stdout, done.stderr)
 
 
 @dataclass
@@ -268,14 +232,14 @@ def test_submit_picks_the_format_from_the_output_extension(running: Up) -> None:
     assert len(clip) == 24 and clip.size == (320, 240)
     bad = running.submit("sample.gif", "sample-face.jpg", "-o", "out.avi", "-q")
     assert bad.code == 13
-    assert "-o must end in .gif, .mp4 or .webp" in bad.one_clean_error_line()
+    assert "-o must end in .gif, .mp4 or .webp" in assert_one_clean_line(bad)
 
 
 def test_submit_of_a_text_file_exits_4_with_the_media_check_message(running: Up) -> None:
     (running.folder / "notes.gif").write_text("shopping list\n- milk\n")
     run = running.submit("notes.gif", "sample-face.jpg", "-q")
     assert run.code == UnsupportedMedia.exit_code == 4, run.stderr
-    line = run.one_clean_error_line()
+    line = assert_one_clean_line(run)
     assert line == (
         "swapzy: The GIF/video is a text file, not an animation or image "
         "(GIF, MP4, WebM, WebP, PNG or JPEG)."
@@ -291,7 +255,7 @@ def test_submit_without_a_running_service_exits_14(
         "submit", str(sample_files.target), str(sample_files.source), cwd=tmp_path, env=env
     )
     assert run.code == ServiceUnavailable.exit_code == 14, run.stderr
-    assert "`swapzy up`" in run.one_clean_error_line()
+    assert "`swapzy up`" in assert_one_clean_line(run)
     assert run.stdout == ""
 
 
@@ -304,7 +268,7 @@ def test_submit_refuses_an_unknown_format_before_anything_else(
         cwd=tmp_path, env=env,
     )  # fmt: skip
     assert run.code == USAGE_ERROR, run.stderr
-    assert "gif, mp4 or webp" in run.one_clean_error_line()
+    assert "gif, mp4 or webp" in assert_one_clean_line(run)
 
 
 @pytest.mark.parametrize("engine", ["noop", "classic"])
