@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     telegram_token: SecretStr = SecretStr("")
     telegram_api_url: str = ""
     telegram_webhook_secret: SecretStr = SecretStr("")  # set: webhook mode on the web app
+    # --- Billing and entitlements (billing/, issue 6) ---
+    # --- Discord (bots/discord/, issue 7) ---
+    # --- Web companion (web/ pages, issue 5) ---
 
     @property
     def telegram_limits(self) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from cli.db_command import db_app
 from core.db import migrate
 
-HEAD = "0002_consent_events"
+HEAD = migrate.head()
 RUN_DB_APP = "from cli.db_command import db_app; db_app(prog_name='swapzy db')"
 
 

@@ -1,0 +1,10 @@
+"""The whole schema: every table module imported, so ``metadata`` holds every table (Alembic's
+autogenerate compare and the schema test use it)."""
+
+from __future__ import annotations
+
+from core.db import billing_models, discord_models, models, web_models
+
+metadata = models.Base.metadata
+
+__all__ = ["billing_models", "discord_models", "metadata", "web_models"]
