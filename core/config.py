@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     telegram_token: SecretStr = SecretStr("")
     telegram_api_url: str = ""
     telegram_webhook_secret: SecretStr = SecretStr("")  # set: webhook mode on the web app
+    # Who may use the admin pages and `swapzy admin`: platform identities such as
+    # "telegram:12345" or "discord:67890" (SWAPZY_ADMINS='["telegram:12345"]').
+    admins: tuple[str, ...] = ()
     # --- Billing and entitlements (billing/, issue 6) ---
     # --- Discord (bots/discord/, issue 7) ---
     # --- Web companion (web/ pages, issue 5) ---
