@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import MediaLimits
 from gpu_worker.engines.base import Engine, FaceSelection, SwapOutput
-from gpu_worker.media import Clip, load_clip, load_face_photo, save_clip
-from gpu_worker.media.encode import check_output_path
+from gpu_worker.media import Clip, load_clip, load_face_photo
+from gpu_worker.media.encode import check_output_path, encode_clip
+from gpu_worker.media.feed import FrameFeed
 
 StageProgress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -40,28 +44,42 @@ def swap_files(
     faces: FaceSelection = "largest",
     on_progress: StageProgress | None = None,
 ) -> SwapReport:
-    """Swap the face in ``source`` into ``target`` and write ``output``. Raises ``InputError``."""
-    check_output_path(output)
+    """Swap the face in ``source`` into ``target`` and write ``output``. Raises ``InputError``.
+
+    The encoder runs in its own thread alongside the engine, fed each output frame as soon as
+    the engine has made it; ``encode_s`` is the part of encoding left after the engine is done.
+    """
+    ext = check_output_path(output)
     t0 = time.perf_counter()
     face = load_face_photo(source, limits)
     clip = load_clip(target, limits)
     t1 = time.perf_counter()
+    feed = FrameFeed(len(clip))
+    encoder = _Encoder(clip.with_frames(feed), ext, on_progress)
 
     def engine_progress(done: int, total: int) -> None:
         if on_progress is not None:
             on_progress("swap", done, total)
 
-    result: SwapOutput = engine.swap(
-        face, clip.frames, faces=faces, on_progress=engine_progress, durations_ms=clip.durations_ms
-    )
+    try:
+        result: SwapOutput = engine.swap(
+            face,
+            clip.frames,
+            faces=faces,
+            on_progress=engine_progress,
+            durations_ms=clip.durations_ms,
+            on_frame=feed.put,
+        )
+    except BaseException:
+        feed.abort()
+        encoder.discard()
+        raise
+    feed.fill(result.frames)  # engines that hand their frames over only at the end
     t2 = time.perf_counter()
-
-    def encode_progress(done: int, total: int) -> None:
-        if on_progress is not None:
-            on_progress("encode", done, total)
-
-    swapped: Clip = clip.with_frames(result.frames)
-    save_clip(swapped, output, encode_progress)
+    data = encoder.result()
+    tmp = output.with_name(f".{output.name}.partial")
+    tmp.write_bytes(data)
+    tmp.replace(output)
     t3 = time.perf_counter()
     return SwapReport(
         output=output,
@@ -76,3 +94,39 @@ def swap_files(
         encode_s=t3 - t2,
         notes=tuple(result.notes),
     )
+
+
+class _Encoder:
+    """``encode_clip`` in a thread of its own. Its progress reaches ``on_progress`` (as stage
+    ``encode``) once the engine has finished, so a progress display shows one stage at a time."""
+
+    def __init__(self, clip: Clip, ext: str, on_progress: StageProgress | None) -> None:
+        self._on_progress = on_progress
+        self._done = 0
+        self._showing = False
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="swapzy-encode")
+        self._future = self._pool.submit(encode_clip, clip, ext, self._progress)
+        self._total = len(clip)
+
+    def _progress(self, done: int, total: int) -> None:
+        with self._lock:
+            self._done = done
+            if self._showing and self._on_progress is not None:
+                self._on_progress("encode", done, total)
+
+    def result(self) -> bytes:
+        with self._lock:
+            self._showing = True
+            if self._on_progress is not None:
+                self._on_progress("encode", self._done, self._total)
+        try:
+            return self._future.result()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def discard(self) -> None:
+        """The engine failed: wait for the encoder to stop (it stops at the aborted feed)."""
+        with contextlib.suppress(BaseException):
+            self._future.result()
+        self._pool.shutdown(wait=True)

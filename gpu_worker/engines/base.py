@@ -13,6 +13,9 @@ from numpy.typing import NDArray
 
 Frame = NDArray[np.uint8]
 Progress = Callable[[int, int], None]
+# Called with (index, frame) as soon as an output frame is final, in order, so encoding can
+# run alongside the engine. Engines that cannot say early may call it at the end, or never.
+FrameSink = Callable[[int, Frame], None]
 FaceSelection = Literal["largest", "all"] | int
 
 
@@ -76,6 +79,7 @@ class Engine(Protocol):
         faces: FaceSelection = "largest",
         on_progress: Progress | None = None,
         durations_ms: Sequence[float] | None = None,
+        on_frame: FrameSink | None = None,
     ) -> SwapOutput: ...
 
     def close(self) -> None: ...

@@ -10,7 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from gpu_worker.engines.base import FaceSelection, Frame, ModelInfo, Progress, SwapOutput
+from gpu_worker.engines.base import (
+    FaceSelection,
+    Frame,
+    FrameSink,
+    ModelInfo,
+    Progress,
+    SwapOutput,
+)
 
 
 class NoopEngine:
@@ -29,11 +36,14 @@ class NoopEngine:
         faces: FaceSelection = "largest",
         on_progress: Progress | None = None,
         durations_ms: Sequence[float] | None = None,
+        on_frame: FrameSink | None = None,
     ) -> SwapOutput:
         total = len(frames)
         for i in range(total):
             if self.frame_delay_s:
                 time.sleep(self.frame_delay_s)  # stands in for the work of a real engine
+            if on_frame is not None:
+                on_frame(i, frames[i])
             if on_progress is not None:
                 on_progress(i + 1, total)
         return SwapOutput(

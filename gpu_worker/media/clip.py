@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +25,7 @@ class Clip:
     untouched pixel exact.
     """
 
-    frames: list[Frame]
+    frames: Sequence[Frame]  # a list, or a FrameFeed filled while the engine runs
     durations_ms: list[float]
     loop: int | None = 0
     alpha: list[Alpha] | None = None
@@ -53,7 +54,7 @@ class Clip:
     def __len__(self) -> int:
         return len(self.frames)
 
-    def with_frames(self, frames: list[Frame]) -> Clip:
+    def with_frames(self, frames: Sequence[Frame]) -> Clip:
         """The same clip (timing, loop, transparency) with new pixels."""
         return Clip(
             frames=frames,

@@ -14,6 +14,7 @@ from gpu_worker.engines.base import (
     FaceSelection,
     Frame,
     FrameFace,
+    FrameSink,
     ModelInfo,
     Progress,
     SwapOutput,
@@ -182,6 +183,7 @@ class ClassicEngine:
         faces: FaceSelection = "largest",
         on_progress: Progress | None = None,
         durations_ms: Sequence[float] | None = None,
+        on_frame: FrameSink | None = None,
     ) -> SwapOutput:
         src = self.prepare_source(source)
         n = len(frames)
@@ -225,6 +227,8 @@ class ClassicEngine:
                 )
             out.append(result)
             per_frame.append(info)
+            if on_frame is not None:
+                on_frame(i, result)
             if on_progress is not None:
                 on_progress(n + i + 1, total)
         return SwapOutput(
