@@ -13,20 +13,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from arq import Retry
 from arq.connections import ArqRedis
 from arq.worker import Worker
 from redis.asyncio import Redis
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from core.config import Settings
-from core.db.models import Channel, JobState, SwapJob, utcnow
+from core.db.billing_models import BillingNotice
+from core.db.models import Channel, ChannelIdentity, JobState, SwapJob, utcnow
 from core.db.session import Database
 from core.storage import Storage
-from jobs.contract import Deliverer
+from jobs.contract import Deliverer, Notifier
 from jobs.queues import (
     DELIVER,
     delivery_job_id,
@@ -35,6 +36,7 @@ from jobs.queues import (
     inbox_key,
     output_key,
 )
+from jobs.wake import ring
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ async def enqueue_delivery(queue: ArqRedis, job_id: str, channel: Channel) -> No
     await queue.enqueue_job(
         DELIVER, job_id, _job_id=delivery_job_id(job_id), _queue_name=delivery_queue(channel)
     )
+    await ring(queue, delivery_queue(channel))
 
 
 class InboxDeliverer:
@@ -78,6 +81,7 @@ class DeliveryResources:
     db: Database
     storage: Storage
     deliverers: Mapping[Channel, Deliverer]
+    notifiers: Mapping[Channel, Notifier] = field(default_factory=dict)
 
 
 CTX_KEY = "swapzy_delivery"
@@ -118,16 +122,79 @@ async def deliver_result(ctx: dict[str, object], job_id: str) -> str:
     return "delivered"
 
 
+DELIVER_NOTICE = "deliver_notice"  # deliver_notice(notice_id): a plan message to a user
+
+
+async def enqueue_notices(db: Database, queue: ArqRedis, notice_ids: Iterable[int]) -> None:
+    """Queue each billing notice on the delivery queue of the channel its user last used (their
+    latest job's, else their first identity's). Unsent notices stay in the table."""
+    for notice_id in notice_ids:
+        async with db.sessions() as session:
+            user_id = await session.scalar(
+                select(BillingNotice.user_id).where(BillingNotice.id == notice_id)
+            )
+            channel = await session.scalar(
+                select(SwapJob.channel)
+                .where(SwapJob.user_id == user_id)
+                .order_by(SwapJob.created_at.desc())
+                .limit(1)
+            ) or await session.scalar(
+                select(ChannelIdentity.channel)
+                .where(ChannelIdentity.user_id == user_id)
+                .order_by(ChannelIdentity.id)
+                .limit(1)
+            )
+        if channel is not None:
+            await queue.enqueue_job(
+                DELIVER_NOTICE,
+                notice_id,
+                _job_id=f"notice-{notice_id}",
+                _queue_name=delivery_queue(channel),
+            )
+
+
+async def deliver_notice(ctx: dict[str, object], notice_id: int) -> str:
+    res = ctx[CTX_KEY]
+    assert isinstance(res, DeliveryResources)
+    channel = Channel(str(ctx.get("swapzy_channel", "")))
+    async with res.db.sessions() as session:
+        notice = await session.get(BillingNotice, notice_id)
+        if notice is None or notice.sent_at is not None:
+            return "already sent"
+        external_id = await session.scalar(
+            select(ChannelIdentity.external_id).where(
+                ChannelIdentity.user_id == notice.user_id, ChannelIdentity.channel == channel
+            )
+        )
+    notifier = res.notifiers.get(channel)
+    if external_id is None or notifier is None:
+        return "no way to reach the user on this channel"
+    try:
+        await notifier.notify(external_id, notice.kind, notice.link)
+    except Exception as exc:
+        tries = int(str(ctx.get("job_try", 1)))
+        if tries >= MAX_DELIVERY_TRIES:
+            raise
+        raise Retry(defer=min(60.0, 2.0**tries)) from exc
+    async with res.db.sessions() as session, session.begin():
+        await session.execute(
+            update(BillingNotice)
+            .where(BillingNotice.id == notice_id, BillingNotice.sent_at.is_(None))
+            .values(sent_at=utcnow())
+        )
+    return "sent"
+
+
 def delivery_workers(
     resources: DeliveryResources, queue: ArqRedis, channels: list[Channel]
 ) -> list[Worker]:
     """One arq worker per channel queue, sharing one Redis pool; run them with ``run_workers``."""
     return [
         Worker(
-            functions=[deliver_result],
+            functions=[deliver_result, deliver_notice],
             queue_name=delivery_queue(channel),
             redis_pool=queue,
-            ctx={CTX_KEY: resources},
+            ctx={CTX_KEY: resources, "swapzy_channel": channel.value},
             handle_signals=False,
             max_jobs=10,
             keep_result=0,

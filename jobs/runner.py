@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from arq.worker import Worker
 from redis.exceptions import RedisError
 
+from jobs.wake import Doorbell
+
 log = logging.getLogger(__name__)
 
 MAX_RESTART_DELAY_S = 5.0
@@ -19,26 +21,43 @@ MAX_RESTART_DELAY_S = 5.0
 
 async def run_workers(workers: Sequence[Worker], stop: asyncio.Event) -> None:
     """Run arq workers sharing one pool until ``stop`` is set; running jobs are then cancelled
-    (arq re-queues them at once). Raises what made a worker die (e.g. Redis went away)."""
-    mains = []
-    for worker in workers:
-        worker.main_task = asyncio.create_task(worker.main())
-        mains.append(worker.main_task)
-    stopper = asyncio.create_task(stop.wait())
-    try:
-        done, _ = await asyncio.wait([*mains, stopper], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopper.cancel()
+    (arq re-queues them at once). Raises what made a worker die (e.g. Redis went away).
+    Each worker polls its queue every ``poll_delay`` and at once when its doorbell rings."""
+    if not workers:
+        await stop.wait()
+        return
+    async with Doorbell(workers[0].pool, [w.queue_name for w in workers]) as bell:
+        mains = []
         for worker in workers:
-            for task in worker.tasks.values():
-                task.cancel()
-            if worker.main_task is not None:
-                worker.main_task.cancel()
-        running = [t for w in workers for t in w.tasks.values()]
-        await asyncio.gather(*mains, *running, return_exceptions=True)
+            worker.main_task = asyncio.create_task(_serve(worker, bell))
+            mains.append(worker.main_task)
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            done, _ = await asyncio.wait([*mains, stopper], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            for worker in workers:
+                for task in worker.tasks.values():
+                    task.cancel()
+                if worker.main_task is not None:
+                    worker.main_task.cancel()
+            running = [t for w in workers for t in w.tasks.values()]
+            await asyncio.gather(*mains, *running, return_exceptions=True)
     for task in done:
         if task is not stopper and not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
+
+
+async def _serve(worker: Worker, bell: Doorbell) -> None:
+    """arq's ``Worker.main`` for a worker built on a shared pool (no burst mode), with the
+    sleep between polls cut short by the queue's doorbell."""
+    worker.ctx["redis"] = worker.pool
+    if worker.on_startup is not None:
+        await worker.on_startup(worker.ctx)
+    while True:
+        bell.clear(worker.queue_name)
+        await worker._poll_iteration()
+        await bell.wait(worker.queue_name, worker.poll_delay_s)
 
 
 async def keep_running(

@@ -30,6 +30,7 @@ from core.storage import Storage
 from jobs.accounts import user_for
 from jobs.contract import Submitted, SwapRequest
 from jobs.queues import RUN_SWAP, lane_queue
+from jobs.wake import ring
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ def parse_faces(value: str) -> str:
 async def enqueue_swap(queue: ArqRedis, job_id: str, lane: Lane) -> bool:
     """Put the job on its lane. Idempotent: arq refuses a second copy of the same job id."""
     job = await queue.enqueue_job(RUN_SWAP, job_id, _job_id=job_id, _queue_name=lane_queue(lane))
+    if job is not None:
+        await ring(queue, lane_queue(lane))
     return job is not None
 
 
