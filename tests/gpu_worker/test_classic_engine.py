@@ -10,7 +10,7 @@ frame, pixels outside the expanded face box by exactly 0; output/input landmark 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -74,7 +74,7 @@ def two_people(clip: Clip) -> list[U8]:
     return [np.hstack([a, b]) for a, b in zip(clip.frames, clip.frames[::-1], strict=True)]
 
 
-def landmark_jitter(frames: list[U8]) -> float:
+def landmark_jitter(frames: Sequence[U8]) -> float:
     """Mean frame-to-frame landmark displacement over the face size (sqrt of the landmark box
     area), found by a fresh photo-mode FaceMesh that knows nothing of the engine's tracking."""
     mesh = FaceMesh(video=False, max_faces=1)
