@@ -1,0 +1,108 @@
+"""The plan's terms applied to a clip (stored on the job row by billing's admission; the worker
+reads them from the row and never imports billing): a resolution cap before the engine runs (so
+a capped clip also costs less to swap) and a small visible "swapzy" mark after it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import overload
+
+import cv2
+import numpy as np
+
+from gpu_worker.media.clip import Clip, Frame
+
+MARK = "swapzy"
+MARK_OPACITY = 0.75
+
+
+@dataclass(frozen=True)
+class ClipTerms:
+    watermark: bool = False
+    max_side: int | None = None  # longest side in pixels; None: as the input
+
+    def before_swap(self, clip: Clip) -> Clip:
+        return cap_resolution(clip, self.max_side)
+
+    def after_swap(self, frames: Sequence[Frame]) -> Sequence[Frame]:
+        """The swapped frames as the encoder should see them (marked when the plan says so)."""
+        return Watermarked(frames) if self.watermark else frames
+
+
+class Watermarked(Sequence[Frame]):
+    """``frames`` with the mark drawn on each as it is read (in the encoder's thread, so it
+    follows the engine frame by frame); each frame is marked once."""
+
+    def __init__(self, frames: Sequence[Frame]) -> None:
+        self._frames = frames
+        self._marked: dict[int, Frame] = {}
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    @overload
+    def __getitem__(self, index: int) -> Frame: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Frame]: ...
+
+    def __getitem__(self, index: int | slice) -> Frame | Sequence[Frame]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        i = index % len(self) if -len(self) <= index < len(self) else index
+        if i not in self._marked:
+            self._marked[i] = watermark(self._frames[i])
+        return self._marked[i]
+
+
+def capped_size(size: tuple[int, int], max_side: int | None) -> tuple[int, int]:
+    """(width, height) scaled down so the longest side is at most ``max_side`` (even numbers,
+    as video encoders want); unchanged when it already fits."""
+    w, h = size
+    if max_side is None or max(w, h) <= max_side:
+        return size
+    scale = max_side / max(w, h)
+    return max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2)
+
+
+def cap_resolution(clip: Clip, max_side: int | None) -> Clip:
+    size = capped_size(clip.size, max_side)
+    if size == clip.size:
+        return clip
+    frames = [_resize(f, size, cv2.INTER_AREA) for f in clip.frames]
+    alpha = None
+    if clip.alpha is not None:
+        alpha = [_resize(a, size, cv2.INTER_NEAREST) for a in clip.alpha]
+    return Clip(
+        frames=frames,
+        durations_ms=list(clip.durations_ms),
+        loop=clip.loop,
+        alpha=alpha,
+        palettes=None,  # the input's colours no longer match resampled pixels
+        source_kind=clip.source_kind,
+        metadata=dict(clip.metadata),
+    )
+
+
+def _resize(image: Frame, size: tuple[int, int], interpolation: int) -> Frame:
+    return np.asarray(cv2.resize(image, size, interpolation=interpolation), dtype=np.uint8)
+
+
+def watermark(frame: Frame) -> Frame:
+    """``frame`` with a small "swapzy" in its bottom-right corner: white text with a dark
+    outline (readable on any background), ~1/30 of the frame's height, slightly see-through."""
+    h, w = frame.shape[:2]
+    scale = max(0.3, min(w, h) / 480)
+    thickness = max(1, round(scale * 1.5))
+    (tw, th), base = cv2.getTextSize(MARK, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    margin = max(3, round(4 * scale))
+    x, y = max(0, w - tw - margin), max(th, h - base - margin)
+    marked = np.ascontiguousarray(frame).copy()
+    for colour, extra in (((0, 0, 0), 2), ((255, 255, 255), 0)):
+        cv2.putText(
+            marked, MARK, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour,
+            thickness + extra, cv2.LINE_AA,
+        )  # fmt: skip
+    blended = cv2.addWeighted(marked, MARK_OPACITY, frame, 1 - MARK_OPACITY, 0)
+    return np.asarray(blended, dtype=np.uint8)
