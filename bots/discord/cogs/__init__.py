@@ -1,0 +1,1 @@
+"""Features of the Discord bot, one cog each."""
