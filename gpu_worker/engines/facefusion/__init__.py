@@ -1,0 +1,1 @@
+"""The ``facefusion`` engine: FaceFusion's ONNX models on onnxruntime (TensorRT, CUDA, CPU)."""
