@@ -7,6 +7,8 @@
 #   make lint                                   ruff + mypy (strict)
 #   make bench-queue [BENCH_ARGS='--json q.json']  queue latency and jobs/s (bench/README.md)
 #   make bench-telegram [BENCH_ARGS='--runs 10']  Telegram photo -> clip latency (bench/README.md)
+#   make bench-web [BENCH_ARGS='--duration 10']  share page req/s and p99 with wrk (bench/README.md)
+#   make bench-fuzz [BENCH_ARGS='--examples 3000']  media intake fuzz, bombs, sandbox cost (bench/README.md)
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
@@ -23,7 +25,7 @@ SOURCE ?=
 OUT ?= out/swapzy.gif
 PYTEST_ARGS ?=
 
-.PHONY: run test lint install bench-queue bench-telegram
+.PHONY: run test lint install bench-queue bench-telegram bench-web bench-fuzz
 
 install: $(STAMP)
 
@@ -46,7 +48,7 @@ else
 endif
 
 test: $(STAMP)
-	bash .ci/ensure-postgres
+	bash .ci/ensure-postgres && bash .ci/ensure-chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -58,3 +60,9 @@ bench-queue: $(STAMP)
 
 bench-telegram: $(STAMP)
 	$(BIN)/python bench/telegram_bench.py $(BENCH_ARGS)
+
+bench-web: $(STAMP)
+	$(BIN)/python bench/web_bench.py $(BENCH_ARGS)
+
+bench-fuzz: $(STAMP)
+	$(BIN)/python bench/fuzz_media.py $(BENCH_ARGS)

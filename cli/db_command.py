@@ -58,6 +58,15 @@ def upgrade(
             show_default=False,
         ),
     ] = None,
+    anchor_role: Annotated[
+        str | None,
+        typer.Option(
+            "--anchor-role",
+            help="PostgreSQL role that may only read the audit log (verify, anchor). "
+            "Default: SWAPZY_DB_ANCHOR_ROLE.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Bring the database schema up to this version's head (safe to run again)."""
     from core.db import migrate
@@ -66,8 +75,9 @@ def upgrade(
     settings = load_settings()
     target = _url(settings, url)
     role = settings.db_app_role if app_role is None else app_role
+    reader = settings.db_anchor_role if anchor_role is None else anchor_role
     try:
-        migrate.upgrade(target, app_role=role)
+        migrate.upgrade(target, app_role=role, anchor_role=reader)
         now = migrate.current(target)
     except typer.Exit:
         raise
@@ -75,6 +85,8 @@ def upgrade(
         _guard(settings, "upgrading the database")
         raise
     granted = f", row access granted to {role}" if role and not is_sqlite(target) else ""
+    if reader and not is_sqlite(target):
+        granted += f", audit log readable by {reader}"
     typer.echo(f"Database at head ({now}){granted}: {migrate.display_url(target)}")
 
 

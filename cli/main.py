@@ -10,8 +10,11 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from cli.admin_command import admin_app
+from cli.audit_command import audit_app
 from cli.bot_command import bot_app
 from cli.db_command import db_app
+from cli.models_command import models_app
 from core.config import Settings
 from core.config import load_settings as _load_settings
 from core.errors import SwapzyError
@@ -28,6 +31,9 @@ app = typer.Typer(
 )
 app.add_typer(db_app)
 app.add_typer(bot_app)
+app.add_typer(admin_app)
+app.add_typer(audit_app)
+app.add_typer(models_app)
 
 
 def parse_faces(value: str) -> FaceSelection:

@@ -122,6 +122,9 @@ def run_up(settings: Settings, say: Callable[[str], None]) -> None:
             else:
                 children.append(Child("telegram", swapzy_command("bot", "telegram")))
                 bots.append("Telegram (polling)")
+        if settings.discord_token.get_secret_value():  # commands: `swapzy bot discord --sync`
+            children.append(Child("discord", swapzy_command("bot", "discord")))
+            bots.append("Discord (gateway)")
         supervisor = Supervisor(children, env, say)
 
         def on_signal(signum: int, frame: FrameType | None) -> None:

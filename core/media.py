@@ -265,9 +265,18 @@ def _probe_video(path: Path, limits: MediaLimits, what: str) -> tuple[int, int, 
     return width, height, frames
 
 
+_INTERNAL_ERRORS = (
+    AttributeError, TypeError, KeyError, IndexError, NameError, ZeroDivisionError, AssertionError,
+    RecursionError, UnboundLocalError,
+)  # fmt: skip
+
+
 def failure_reason(exc: BaseException) -> str:
     """A short reason fit for a user from a decoder's exception: its first line without errno
-    numbers or quoted file paths, and never the exception's class name."""
+    numbers or quoted file paths, and never the exception's class name. A Python error inside
+    a decoder (``'NoneType' object has no attribute ...``) says nothing to a user: no details."""
+    if isinstance(exc, _INTERNAL_ERRORS):
+        return "unreadable data"
     lines = str(exc).strip().splitlines()
     text = lines[0] if lines else ""
     text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
+from core.anchors import Anchorer, build_anchor_store
 from core.config import Settings
 from core.db.migrate import check_schema
 from core.db.models import Lane
@@ -47,9 +48,16 @@ def new_worker_id() -> str:
 
 
 async def maintain(res: WorkerResources, stop: asyncio.Event) -> None:
-    """Advertise this worker (for /metrics) and run the sweeper when elected."""
+    """Advertise this worker (for /metrics); when elected, sweep and anchor the audit log (every
+    N rows and every hour)."""
     settings = res.settings.worker
     sweeper = Sweeper(res.settings, res.db, res.queue, owner=res.worker_id)
+    anchorer = Anchorer(
+        res.db,
+        build_anchor_store(res.settings),
+        res.settings.audit_anchor_every_rows,
+        res.settings.audit_anchor_every_s,
+    )
     every = min(settings.sweep_every_s, settings.heartbeat_s)
     info = json.dumps(
         {"lanes": list(settings.lanes), "slots": settings.slots, "engine": res.engines.info.name}
@@ -59,9 +67,21 @@ async def maintain(res: WorkerResources, stop: asyncio.Event) -> None:
         await res.queue.set(WORKER_PREFIX + res.worker_id, info, px=int(every * 3000))
         if time.monotonic() - last_sweep >= settings.sweep_every_s:
             last_sweep = time.monotonic()
-            await sweeper.sweep_if_elected()
+            if await sweeper.sweep_if_elected() is not None:
+                await anchor_if_due(anchorer)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
+
+
+async def anchor_if_due(anchorer: Anchorer) -> None:
+    """Anchor the audit log's head when due; a failure is logged and retried next sweep."""
+    try:
+        made = await anchorer.anchor_if_due()
+    except Exception as exc:
+        log.warning("audit anchor not written (%s); retrying at the next sweep", exc)
+        return
+    if made is not None:
+        log.info("audit log anchored at row %d", made.seq)
 
 
 async def serve_once(res: WorkerResources, stop: asyncio.Event) -> None:

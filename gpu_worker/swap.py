@@ -10,11 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import MediaLimits
+from core.config import DecodeSandbox, MediaLimits
 from gpu_worker.engines.base import Engine, FaceSelection, SwapOutput
-from gpu_worker.media import Clip, load_clip, load_face_photo
+from gpu_worker.media import Clip
 from gpu_worker.media.encode import check_output_path, encode_clip
 from gpu_worker.media.feed import FrameFeed
+from gpu_worker.media.sandbox import load_inputs
+from gpu_worker.plan_terms import ClipTerms
 
 StageProgress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -43,6 +45,8 @@ def swap_files(
     limits: MediaLimits,
     faces: FaceSelection = "largest",
     on_progress: StageProgress | None = None,
+    terms: ClipTerms | None = None,
+    sandbox: DecodeSandbox | None = None,
 ) -> SwapReport:
     """Swap the face in ``source`` into ``target`` and write ``output``. Raises ``InputError``.
 
@@ -51,11 +55,13 @@ def swap_files(
     """
     ext = check_output_path(output)
     t0 = time.perf_counter()
-    face = load_face_photo(source, limits)
-    clip = load_clip(target, limits)
+    # Decoded in a limited child process (core/sandbox.py); None: the default limits.
+    face, clip = load_inputs(target, source, limits, sandbox or DecodeSandbox())
+    terms = terms or ClipTerms()  # the plan's: resolution cap before the engine, mark after it
+    clip = terms.before_swap(clip)
     t1 = time.perf_counter()
     feed = FrameFeed(len(clip))
-    encoder = _Encoder(clip.with_frames(feed), ext, on_progress)
+    encoder = _Encoder(clip.with_frames(terms.after_swap(feed)), ext, on_progress)
 
     def engine_progress(done: int, total: int) -> None:
         if on_progress is not None:

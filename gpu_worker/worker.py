@@ -23,12 +23,15 @@ from arq import Retry
 from arq.connections import ArqRedis
 from sqlalchemy import ColumnElement, select, update
 
+from core.audit import AuditKind, record
 from core.config import Settings
-from core.db.models import AssetKind, JobState, MediaAsset, SwapJob, utcnow
+from core.db.models import AssetKind, JobState, Lane, MediaAsset, SwapJob, utcnow
 from core.db.session import Database
 from core.errors import InputError
 from core.storage import Storage
 from gpu_worker.engines.base import FaceSelection
+from gpu_worker.engines.choice import JOB_FAILURES, EngineInfo
+from gpu_worker.plan_terms import ClipTerms
 from gpu_worker.pool import EnginePool
 from gpu_worker.swap import SwapReport, swap_files
 from jobs.delivery import enqueue_delivery
@@ -92,6 +95,8 @@ class SwapRun:
         self.progress = (0, 0, "decode")  # frames done, total, stage (written from the thread)
         self._output_bytes = 0
         self._output_sha256 = ""
+        self._engine_used: EngineInfo | None = None  # what really ran (GPU engine or fallback)
+        self._engine_notes: dict[str, object] = {}
 
     async def run(self) -> str:
         job = await self._claim()
@@ -100,6 +105,9 @@ class SwapRun:
         try:
             report = await self._swap(job)
         except InputError as exc:
+            await self._finish_failed(exc.code, exc.message)
+            return f"failed: {exc.code}"
+        except JOB_FAILURES as exc:  # GPU engines: licence, ComfyUI, quality gate (issue 9)
             await self._finish_failed(exc.code, exc.message)
             return f"failed: {exc.code}"
         except asyncio.CancelledError:
@@ -135,6 +143,17 @@ class SwapRun:
                 failed = False
             self.attempt = job.attempts
             channel = job.channel
+            if failed:
+                await record(
+                    session,
+                    AuditKind.JOB_FINISHED,
+                    {
+                        "job": self.job_id,
+                        "state": "failed",
+                        "reason": "internal",
+                        "attempt": self.attempt,
+                    },
+                )
         if failed:
             log.error("job %s failed: it crashed its worker %d times", self.job_id, self.attempt)
             await enqueue_delivery(self.res.queue, self.job_id, channel)
@@ -164,7 +183,9 @@ class SwapRun:
                 out = folder / f"swapzy.{job.output_format}"
                 await asyncio.to_thread(self.res.storage.download, keys[AssetKind.TARGET], target)
                 await asyncio.to_thread(self.res.storage.download, keys[AssetKind.SOURCE], source)
-                async with self.res.engines.engine() as engine:
+                async with self.res.engines.engine(
+                    commercial=job.lane == Lane.PRO, requested=job.engine
+                ) as engine:
                     report = await asyncio.to_thread(
                         swap_files,
                         target,
@@ -174,7 +195,18 @@ class SwapRun:
                         limits=self.res.settings.limits,
                         faces=parse_faces(job.faces),
                         on_progress=self._on_progress,
+                        terms=ClipTerms(watermark=job.watermark, max_side=job.max_side),
+                        sandbox=self.res.settings.decode_sandbox,
                     )
+                    self._engine_used = engine.used
+                    self._engine_notes = {
+                        k: v
+                        for k, v in (
+                            ("engine_fallback", engine.fallback_reason),
+                            ("identity", engine.identity),
+                        )
+                        if v is not None
+                    }
                 key = output_key(job.id, job.output_format)
                 await asyncio.to_thread(
                     self.res.storage.put_file, key, out, CONTENT_TYPES[job.output_format]
@@ -243,7 +275,7 @@ class SwapRun:
             "encode_s": round(report.encode_s, 4),
             "engine_fps": round(report.frames / report.engine_s, 2) if report.engine_s else None,
         }
-        engine = self.res.engines.info
+        engine = self._engine_used or self.res.engines.info
         async with self.res.db.sessions() as session, session.begin():
             current = await session.scalar(
                 select(SwapJob).where(*self._current()).with_for_update()
@@ -272,8 +304,20 @@ class SwapRun:
                 current.model = engine.model
                 current.engine_seconds = report.engine_s
                 current.total_seconds = report.decode_s + report.engine_s + report.encode_s
-                current.quality = figures
+                current.quality = {**figures, **self._engine_notes}
                 current.finished_at = utcnow()
+                await record(
+                    session,
+                    AuditKind.JOB_FINISHED,
+                    {
+                        "job": job.id,
+                        "state": "succeeded",
+                        "attempt": self.attempt,
+                        "output_sha256": self._output_sha256,
+                        "engine": engine.name,
+                        "model": engine.model,
+                    },
+                )
         if raise_superseded:
             log.warning("job %s attempt %d finished after being superseded", job.id, self.attempt)
             return
@@ -300,6 +344,17 @@ class SwapRun:
                 .returning(SwapJob.channel)
             )
             channel = result.scalar_one_or_none()
+            if channel is not None:
+                await record(
+                    session,
+                    AuditKind.JOB_FINISHED,
+                    {
+                        "job": self.job_id,
+                        "state": "failed",
+                        "reason": reason,
+                        "attempt": self.attempt,
+                    },
+                )
         if channel is None:
             return
         await publish_progress(self.res.queue, self.job_id, state="failed", reason=reason)

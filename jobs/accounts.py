@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core.audit import AuditKind, record
 from core.db.models import (
     Channel,
     ChannelIdentity,
@@ -66,6 +67,7 @@ async def record_consent(db: Database, user_id: str, channel: Channel) -> None:
         session.add(
             UserEvent(user_id=user_id, kind="face_consent", data={"channel": channel.value})
         )
+        await record(session, AuditKind.CONSENT_GIVEN, {"user": user_id, "channel": channel.value})
 
 
 async def recent_jobs(db: Database, user_id: str, *, limit: int = 10) -> list[SwapJob]:
@@ -98,7 +100,9 @@ class Deleted:
 
 async def delete_user_data(db: Database, storage: Storage, user_id: str) -> Deleted:
     """Delete every upload and result of the user (files, then rows); the user record and the
-    event saying it happened stay."""
+    event saying it happened stay (and the audit log's record of the request and of each job)."""
+    async with db.sessions() as session, session.begin():
+        await record(session, AuditKind.DATA_DELETION, {"user": user_id, "state": "requested"})
     await cancel_waiting(db, user_id)
     async with db.sessions() as session:
         assets = list(
@@ -114,6 +118,7 @@ async def delete_user_data(db: Database, storage: Storage, user_id: str) -> Dele
         await asyncio.to_thread(storage.delete, key)
     asset_ids = [asset_id for asset_id, _ in assets]
     async with db.sessions() as session, session.begin():
+        job_ids = list(await session.scalars(select(SwapJob.id).where(SwapJob.user_id == user_id)))
         jobs = await session.execute(delete(SwapJob).where(SwapJob.user_id == user_id))
         if asset_ids:
             await session.execute(
@@ -127,4 +132,8 @@ async def delete_user_data(db: Database, storage: Storage, user_id: str) -> Dele
                 user_id=user_id, kind="data_deleted", data={"files": len(assets), "jobs": count}
             )
         )
+        for job_id in sorted(job_ids):
+            await record(session, AuditKind.JOB_DELETED, {"job": job_id, "user": user_id})
+        done = {"user": user_id, "state": "done", "files": len(assets), "jobs": count}
+        await record(session, AuditKind.DATA_DELETION, done)
     return Deleted(files=len(assets), jobs=count)

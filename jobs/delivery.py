@@ -148,9 +148,14 @@ async def enqueue_notices(db: Database, queue: ArqRedis, notice_ids: Iterable[in
             await queue.enqueue_job(
                 DELIVER_NOTICE,
                 notice_id,
-                _job_id=f"notice-{notice_id}",
+                _job_id=notice_job_id(notice_id),
                 _queue_name=delivery_queue(channel),
             )
+            await ring(queue, delivery_queue(channel))
+
+
+def notice_job_id(notice_id: int) -> str:
+    return f"notice-{notice_id}"
 
 
 async def deliver_notice(ctx: dict[str, object], notice_id: int) -> str:

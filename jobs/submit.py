@@ -20,15 +20,17 @@ from arq.connections import ArqRedis
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from core.audit import AuditKind, record
 from core.config import Settings
 from core.db.models import AssetKind, JobState, Lane, MediaAsset, SwapJob
 from core.db.models import new_id as new_job_id
 from core.db.session import Database
-from core.errors import InputError
-from core.media import MediaInfo, MediaKind, probe_source, probe_target
+from core.errors import InputError, UnsupportedOutput
+from core.media import MediaInfo, MediaKind
+from core.sandbox import probe_inputs
 from core.storage import Storage
 from jobs.accounts import user_for
-from jobs.contract import Submitted, SwapRequest
+from jobs.contract import Admission, Submitted, SwapRequest, Unmetered
 from jobs.queues import RUN_SWAP, lane_queue
 from jobs.wake import ring
 
@@ -49,6 +51,16 @@ def input_key(job_id: str, role: AssetKind, kind: MediaKind) -> str:
     return f"jobs/{job_id}/{role.value}.{EXTENSIONS.get(kind, kind.value)}"
 
 
+def _submitted(job_id: str, user_id: str, assets: dict[AssetKind, MediaAsset]) -> dict[str, str]:
+    """The audit body of a submission: who, which job, which inputs (by hash)."""
+    return {
+        "job": job_id,
+        "user": user_id,
+        "target_sha256": assets[AssetKind.TARGET].sha256 or "",
+        "source_sha256": assets[AssetKind.SOURCE].sha256 or "",
+    }
+
+
 def parse_faces(value: str) -> str:
     v = value.strip().lower()
     if v in ("largest", "all") or (v.isdigit() and 1 <= int(v) <= 99):
@@ -67,11 +79,19 @@ async def enqueue_swap(queue: ArqRedis, job_id: str, lane: Lane) -> bool:
 class Submitter:
     """Built once per process with its resources; ``submit`` per request."""
 
-    def __init__(self, settings: Settings, db: Database, storage: Storage, queue: ArqRedis):
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        storage: Storage,
+        queue: ArqRedis,
+        admission: Admission | None = None,
+    ):
         self.settings = settings
         self.db = db
         self.storage = storage
         self.queue = queue
+        self.admission = admission
 
     async def submit(self, request: SwapRequest) -> Submitted:
         """Validate, store, record and enqueue. Raises ``InputError`` for unusable media."""
@@ -110,7 +130,14 @@ class Submitter:
                     )
                 }
                 session.add_all(assets.values())
-                await session.flush()
+                await session.flush()  # SQLite: this write takes the lock, so admits queue up
+                admission = self.admission or Unmetered(request.lane)
+                terms = await admission.admit(session, user_id=user_id, frames=target.frames)
+                if request.output_format not in terms.formats:
+                    raise UnsupportedOutput(
+                        f"Your plan makes {', '.join(terms.formats)} clips, "
+                        f"not {request.output_format}."
+                    )
                 session.add(
                     SwapJob(
                         id=job_id,
@@ -118,7 +145,9 @@ class Submitter:
                         channel=request.channel,
                         reply_to=dict(request.reply_to),
                         dedup_key=request.dedup_key,
-                        lane=request.lane,
+                        lane=terms.lane,
+                        watermark=terms.watermark,
+                        max_side=terms.max_side,
                         state=JobState.QUEUED,
                         faces=faces,
                         output_format=request.output_format,
@@ -128,6 +157,7 @@ class Submitter:
                         source_asset_id=assets[AssetKind.SOURCE].id,
                     )
                 )
+                await record(session, AuditKind.JOB_SUBMITTED, _submitted(job_id, user_id, assets))
         except IntegrityError:
             await asyncio.to_thread(self._delete, keys.values())
             if request.dedup_key is not None:
@@ -135,11 +165,18 @@ class Submitter:
                 if earlier is not None:
                     return earlier  # a concurrent copy of this submission won the race
             raise
+        except InputError:  # refused by the plan check: nothing was recorded
+            await asyncio.to_thread(self._delete, keys.values())
+            if request.dedup_key is not None:
+                earlier = await self._find(request.dedup_key)
+                if earlier is not None:
+                    return earlier  # a concurrent copy was admitted and counted first
+            raise
         except BaseException:
             await asyncio.to_thread(self._delete, keys.values())
             raise
         try:
-            await enqueue_swap(self.queue, job_id, request.lane)
+            await enqueue_swap(self.queue, job_id, terms.lane)
         except Exception as exc:  # the row is the truth; the sweeper enqueues it later
             log.warning("job %s saved but not enqueued yet (%s); the sweeper will", job_id, exc)
         return Submitted(job_id=job_id, created=True, state=JobState.QUEUED)
@@ -158,7 +195,8 @@ class Submitter:
             source_path = Path(tmp) / "source"
             target_path.write_bytes(request.target.data)
             source_path.write_bytes(request.source.data)
-            return probe_target(target_path, limits), probe_source(source_path, limits)
+            # In a limited child process: hostile bytes never reach a decoder in this one.
+            return probe_inputs(target_path, source_path, limits, self.settings.decode_sandbox)
 
     def _store_inputs(
         self,

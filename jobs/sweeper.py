@@ -7,7 +7,9 @@ Every ``sweep_every_s`` one sweeper (a Redis lock elects it among the workers) c
 - a job the database calls ``running`` whose heartbeat stopped ``stale_after_s`` ago (its worker
   was killed) is put back: arq's in-progress marker is cleared so another worker takes it now,
   instead of after arq's own timeout (the job timeout + 10 s);
-- a finished job that was never delivered and has no delivery queued gets its delivery again.
+- a finished job that was never delivered and has no delivery queued gets its delivery again;
+- a plan notice ("You're Pro now") still unsent, with none queued, is queued again (the webhook
+  queues it at once; this catches a Redis that was down then).
 
 Every step is idempotent (job id = arq job id), so running it twice, or beside a live worker,
 does no harm.
@@ -23,9 +25,10 @@ from arq.connections import ArqRedis
 from sqlalchemy import select, update
 
 from core.config import Settings
+from core.db.billing_models import BillingNotice
 from core.db.models import JobState, SwapJob, utcnow
 from core.db.session import Database
-from jobs.delivery import enqueue_delivery
+from jobs.delivery import enqueue_delivery, enqueue_notices, notice_job_id
 from jobs.queues import ARQ_IN_PROGRESS, ARQ_JOB, SWEEPER_LOCK, delivery_job_id
 from jobs.submit import enqueue_swap
 
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 
 DELIVERY_GRACE_S = 5.0  # a finished job's own delivery is enqueued right after it finishes
 GIVE_UP_DELIVERY_AFTER = timedelta(days=1)
+NOTICE_GRACE_S = 30.0  # the webhook queues a notice itself right after its commit
 
 
 @dataclass
@@ -40,10 +44,11 @@ class SweepReport:
     requeued: list[str] = field(default_factory=list)  # queued in the DB, missing in Redis
     revived: list[str] = field(default_factory=list)  # running on a worker that died
     redelivered: list[str] = field(default_factory=list)
+    notices: list[int] = field(default_factory=list)  # plan notices queued again
 
     @property
     def changed(self) -> bool:
-        return bool(self.requeued or self.revived or self.redelivered)
+        return bool(self.requeued or self.revived or self.redelivered or self.notices)
 
 
 class Sweeper:
@@ -65,12 +70,14 @@ class Sweeper:
         await self._requeue_lost(report)
         await self._revive_stale(report)
         await self._redeliver(report)
+        await self._resend_notices(report)
         if report.changed:
             log.warning(
-                "sweeper: requeued %d, revived %d, redelivered %d",
+                "sweeper: requeued %d, revived %d, redelivered %d, notices %d",
                 len(report.requeued),
                 len(report.revived),
                 len(report.redelivered),
+                len(report.notices),
             )
         return report
 
@@ -132,3 +139,19 @@ class Sweeper:
             if not await self.queue.exists(ARQ_JOB + delivery_job_id(job_id)):
                 await enqueue_delivery(self.queue, job_id, channel)
                 report.redelivered.append(job_id)
+
+    async def _resend_notices(self, report: SweepReport) -> None:
+        now = utcnow()
+        async with self.db.sessions() as session:
+            ids = (
+                await session.scalars(
+                    select(BillingNotice.id).where(
+                        BillingNotice.sent_at.is_(None),
+                        BillingNotice.created_at < now - timedelta(seconds=NOTICE_GRACE_S),
+                        BillingNotice.created_at > now - GIVE_UP_DELIVERY_AFTER,
+                    )
+                )
+            ).all()
+        lost = [i for i in ids if not await self.queue.exists(ARQ_JOB + notice_job_id(i))]
+        await enqueue_notices(self.db, self.queue, lost)
+        report.notices.extend(lost)

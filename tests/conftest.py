@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.fixtures_redis",
     "tests.fixtures_moto",
     "tests.bots.fake_telegram",
+    "tests.bots.fake_discord",
 ]
 
 SHARED_MEDIA = Path(__file__).parents[1].parent / "shared" / "media"

@@ -8,11 +8,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.types import Lifespan
 
 from core.config import Settings
 from core.storage import LocalStorage, Storage
 from web.media import media_router
+from web.security import SecurityMiddleware
+from web.views import STATIC_DIR, Views, install_error_pages
 
 
 def create_app(
@@ -36,6 +39,11 @@ def create_app(
     )
     app.state.settings = settings
     app.state.storage = storage
+    # Pages: security headers, session cookie and error pages everywhere; /static for CSS/JS.
+    app.add_middleware(SecurityMiddleware, settings=settings)
+    app.state.views = Views()
+    install_error_pages(app, app.state.views)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if isinstance(storage, LocalStorage):
         app.include_router(media_router(storage, storage.links))
     for router in extra_routers:

@@ -25,6 +25,8 @@ from jobs.runner import keep_running
 from web.app import create_app
 from web.health import health_router
 from web.resources import WebResources
+from web.site import site_routers
+from web.stripe_webhook import stripe_router
 
 log = logging.getLogger("swapzy.web")
 
@@ -33,7 +35,7 @@ BUILTIN_CHANNELS = (Channel.CLI, Channel.WEB)
 
 def build_app(settings: Settings) -> FastAPI:
     storage = build_storage(settings)
-    routers = [health_router()]
+    routers = [health_router(), *site_routers(), stripe_router()]
     telegram = None
     secret = settings.telegram_webhook_secret.get_secret_value()
     if settings.telegram_token.get_secret_value() and secret:

@@ -16,7 +16,9 @@ from fastapi import APIRouter, Request, Response
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-from bots.telegram.delivery import TelegramDeliverer
+from billing.portal import Portal, stripe_client
+from billing.quota import PlanAdmission
+from bots.telegram.delivery import TelegramDeliverer, TelegramNotifier
 from bots.telegram.flow import BotResources, SwapFlow
 from bots.telegram.handlers import Handlers
 from bots.telegram.pending import PendingStore
@@ -24,7 +26,7 @@ from core.config import Settings
 from core.db.models import Channel
 from core.db.session import Database
 from core.storage import Storage
-from jobs.contract import Deliverer
+from jobs.contract import Deliverer, Notifier
 from jobs.delivery import DeliveryResources, delivery_workers
 from jobs.runner import keep_running
 from jobs.submit import Submitter
@@ -78,16 +80,16 @@ async def running_bot(
     # httpx logs every URL at INFO, and Bot API URLs hold the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     application = application or build_application(settings)
-    resources = BotResources(
-        settings, db, storage, Submitter(settings, db, storage, queue), PendingStore(queue), queue
-    )
+    submitter = Submitter(settings, db, storage, queue, PlanAdmission(settings))
+    resources = BotResources(settings, db, storage, submitter, PendingStore(queue), queue)
     flow = SwapFlow(resources)
-    Handlers(flow).register(application)
+    Handlers(flow, Portal(settings, db, stripe_client(settings))).register(application)
     _, upload_limit = settings.telegram_limits
     deliverers: dict[Channel, Deliverer] = {
         Channel.TELEGRAM: TelegramDeliverer(application.bot, storage, upload_limit)
     }
-    delivery_res = DeliveryResources(settings, db, storage, deliverers)
+    notifiers: dict[Channel, Notifier] = {Channel.TELEGRAM: TelegramNotifier(application.bot)}
+    delivery_res = DeliveryResources(settings, db, storage, deliverers, notifiers)
     stop = asyncio.Event()
     async with application:
         await application.start()

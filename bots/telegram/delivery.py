@@ -11,7 +11,7 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest
 
 from bots.telegram import texts
-from bots.telegram.chat import PRO_BUTTON, edit_or_send, result_buttons
+from bots.telegram.chat import PRO_BUTTON, buttons, edit_or_send, result_buttons
 from core.db.models import JobState, SwapJob
 from core.storage import Storage
 from jobs.queues import output_key
@@ -56,3 +56,18 @@ class TelegramDeliverer:
         if status_id is not None:
             with contextlib.suppress(BadRequest):  # already gone: nothing to tidy
                 await self.bot.delete_message(chat_id, int(status_id))
+
+
+class TelegramNotifier:
+    """Plan notices ("You're Pro now", "Your payment failed") in the user's private chat."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def notify(self, external_id: str, kind: str, link: str | None) -> None:
+        markup = None
+        if kind == "payment_failed":
+            markup = buttons([(texts.BUTTON_FIX_PAYMENT, "billing")])
+        elif kind == "pro_ended":
+            markup = PRO_BUTTON
+        await self.bot.send_message(int(external_id), texts.NOTICES[kind], reply_markup=markup)

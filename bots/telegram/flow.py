@@ -174,9 +174,9 @@ class SwapFlow:
                 )
             )
         except InputError as exc:
-            await edit_or_send(
-                bot, chat_id, status.message_id, texts.failure_text(exc.code, exc.message)
-            )
+            markup = PRO_BUTTON if exc.code in ("quota_reached", "too_many_frames") else None
+            text = texts.failure_text(exc.code, exc.message)
+            await edit_or_send(bot, chat_id, status.message_id, text, markup)
             return
         except Exception:  # one kind sentence in place of the status, the details in the log
             log.exception("chat %s: could not start a swap", chat_id)

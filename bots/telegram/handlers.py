@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -14,11 +14,16 @@ from telegram.ext import (
     filters,
 )
 
+from billing.links import upgrade_url
+from billing.portal import Portal
+from billing.quota import plan_name
 from bots.telegram import texts
 from bots.telegram.chat import PRO_BUTTON, buttons
 from bots.telegram.flow import SwapFlow, face_of, gif_of
 from bots.telegram.pending import Pending
 from core.db.models import Channel, JobState
+from core.errors import ServiceUnavailable
+from core.login_links import issue_login_link
 from jobs import accounts
 
 log = logging.getLogger(__name__)
@@ -27,20 +32,23 @@ Context = ContextTypes.DEFAULT_TYPE
 
 
 class Handlers:
-    def __init__(self, flow: SwapFlow) -> None:
+    def __init__(self, flow: SwapFlow, portal: Portal | None = None) -> None:
         self.flow = flow
         self.res = flow.res
+        self.portal = portal  # None: Stripe is not configured
 
     def register(self, app: Application) -> None:  # type: ignore[type-arg]
         commands = {
             "start": self.start,
             "help": self.help,
             "pro": self.pro,
+            "billing": self.billing,
             "status": self.status,
             "history": self.history,
             "delete": self.delete,
             "cancel": self.cancel,
             "swap": self.swap,
+            "web": self.web,
         }
         for name, callback in commands.items():
             app.add_handler(CommandHandler(name, callback))
@@ -59,7 +67,38 @@ class Handlers:
         await _reply(update, texts.HELP)
 
     async def pro(self, update: Update, context: Context) -> None:
-        await _reply(update, texts.PRO_SOON)
+        message = update.effective_message
+        if message is not None:
+            text, markup = await self._pro_offer(await self._user(update))
+            await message.reply_text(text, reply_markup=markup)
+
+    async def _pro_offer(self, user_id: str) -> tuple[str, InlineKeyboardMarkup | None]:
+        """Pro's pitch with this user's own payment link (signed reference to them)."""
+        async with self.res.db.sessions() as session:
+            plan = await plan_name(session, user_id)
+        if plan == "pro":
+            return texts.PRO_ALREADY, None
+        url = upgrade_url(self.res.settings, user_id)
+        if url is None:
+            return texts.PRO_SOON, None
+        text = texts.PRO_PITCH.format(swaps=self.res.settings.pro_swaps_per_month)
+        return text, link_button(texts.BUTTON_SUBSCRIBE, url)
+
+    async def billing(self, update: Update, context: Context) -> None:
+        message = update.effective_message
+        if message is not None:
+            text, markup = await self._billing_link(await self._user(update))
+            await message.reply_text(text, reply_markup=markup)
+
+    async def _billing_link(self, user_id: str) -> tuple[str, InlineKeyboardMarkup | None]:
+        """A fresh customer-portal session for a paying user."""
+        try:
+            url = await self.portal.url_for(user_id) if self.portal else None
+        except ServiceUnavailable as exc:
+            return exc.message, None
+        if url is None:
+            return texts.BILLING_NONE, None
+        return texts.BILLING_LINK, link_button(texts.BUTTON_BILLING, url)
 
     async def media(self, update: Update, context: Context) -> None:
         message = update.effective_message
@@ -87,6 +126,12 @@ class Handlers:
             await _reply(update, texts.SWAP_NEEDS_REPLY)
             return
         await self.flow.got_gif(context.bot, message, gif)
+
+    async def web(self, update: Update, context: Context) -> None:
+        """A one-time sign-in link to the web companion (account page, admin pages)."""
+        link = await issue_login_link(self.res.settings, self.res.db, await self._user(update))
+        minutes = max(1, self.res.settings.web_login_ttl_s // 60)
+        await _reply(update, texts.WEB_LINK.format(link=link, minutes=minutes))
 
     async def status(self, update: Update, context: Context) -> None:
         user_id = await self._user(update)
@@ -175,8 +220,10 @@ class Handlers:
             await self.res.pending.put(chat_id, tg_user, keep)
             prompt = texts.NEED_FACE if action == "again_face" else texts.NEED_GIF
             await context.bot.send_message(chat_id, prompt)
-        elif action == "pro":
-            await context.bot.send_message(chat_id, texts.PRO_SOON)
+        elif action in ("pro", "billing"):
+            offer = self._pro_offer if action == "pro" else self._billing_link
+            text, markup = await offer(user_id)
+            await context.bot.send_message(chat_id, text, reply_markup=markup)
 
     async def error(self, update: object, context: Context) -> None:
         """Anything unexpected: one kind sentence to the user, the details in the log."""
@@ -194,6 +241,10 @@ class Handlers:
         return await accounts.user_for(
             self.res.db, Channel.TELEGRAM, str(_tg_user(update)), name or ""
         )
+
+
+def link_button(text: str, url: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(text, url=url)]])
 
 
 def _tg_user(update: Update) -> int:

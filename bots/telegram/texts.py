@@ -15,6 +15,7 @@ HELP = (
     "/history: your last clips\n"
     "/cancel: forget what you sent and cancel waiting clips\n"
     "/delete: delete everything you sent me and every clip I made\n"
+    "/web: sign in to the website (your clips, your plan)\n"
     "/pro: Swapzy Pro"
 )
 FETCHING = "Got it! Fetching your files…"
@@ -49,7 +50,26 @@ DELETE_YES = "Yes, delete everything"
 DELETE_NO = "Keep them"
 DELETED = "Deleted {count} file(s). Your clips and uploads are gone."
 DELETE_KEPT = "Okay, I kept everything."
+WEB_LINK = (
+    "Your sign-in link for the Swapzy website. It works once, for {minutes} minutes; "
+    "don't share it:\n{link}"
+)
 PRO_SOON = "Swapzy Pro is coming soon: longer GIFs, HD, no watermark and a priority lane."
+PRO_PITCH = (
+    "Swapzy Pro: {swaps} swaps a month, longer GIFs, HD, no watermark and the priority lane. "
+    "Tap below to subscribe."
+)
+PRO_ALREADY = "You're on Pro already. /billing to manage your plan."
+BUTTON_SUBSCRIBE = "Subscribe to Pro"
+BILLING_NONE = "You don't have a paid plan yet. /pro to get one."
+BILLING_LINK = "Manage your plan, card and invoices here (the link works for a few minutes):"
+BUTTON_BILLING = "Manage billing"
+BUTTON_FIX_PAYMENT = "Fix payment"
+NOTICES = {
+    "pro_now": "You're Pro now! Longer GIFs, HD, no watermark and the priority lane. Enjoy!",
+    "payment_failed": "Your payment failed, fix it here: /billing (or tap below).",
+    "pro_ended": "Your Pro plan has ended; you're on the Free plan now. /pro to come back.",
+}
 NO_JOBS = "You have no clips in progress."
 NO_HISTORY = "You haven't made any clips yet. Send me a GIF and a face!"
 STATUS_LINE = "• {state}{extra}"
@@ -80,6 +100,6 @@ FAILED_OTHER = "Something went wrong on our side while making your clip. Please 
 def failure_text(reason: str | None, message: str | None) -> str:
     if reason in FAILURES:
         return FAILURES[reason]
-    if reason in ("bad_input",) and message:
+    if reason in ("bad_input", "quota_reached") and message:
         return message
     return FAILED_OTHER

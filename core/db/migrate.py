@@ -3,7 +3,8 @@ start-up check that the database is at the schema this code needs.
 
 Production runs migrations as the schema owner (``migrate_database_url``) and the app as a
 DML-only role (``db_app_role``): ``upgrade(..., app_role=...)`` grants that role row access to
-every table and sequence, and only SELECT on ``alembic_version``.
+every table and sequence, only SELECT on ``alembic_version``, and only INSERT and SELECT on the
+audit log. ``anchor_role`` (``db_anchor_role``) may only read the audit log (verify, anchor).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
+from core.db.audit_models import AUDIT_TABLE
 from core.db.session import Database, is_sqlite, sync_url
 from core.errors import ServiceUnavailable, SwapzyError
 
@@ -125,7 +127,9 @@ def _connect(url: str, *, begin: bool) -> Iterator[Connection]:
         engine.dispose()
 
 
-def _run(url: str, action: str, *, app_role: str = "", revision: str) -> None:
+def _run(
+    url: str, action: str, *, app_role: str = "", anchor_role: str = "", revision: str
+) -> None:
     cfg = alembic_config(_checked_sync_url(url))
     try:
         with _connect(url, begin=True) as conn:
@@ -138,6 +142,8 @@ def _run(url: str, action: str, *, app_role: str = "", revision: str) -> None:
                 command.downgrade(cfg, revision)
             if app_role and conn.dialect.name == "postgresql":
                 grant_app_role(conn, app_role)
+            if anchor_role and conn.dialect.name == "postgresql":
+                grant_anchor_role(conn, anchor_role)
     except SwapzyError:
         raise
     except SQLAlchemyError as exc:
@@ -146,10 +152,11 @@ def _run(url: str, action: str, *, app_role: str = "", revision: str) -> None:
         ) from exc
 
 
-def upgrade(url: str, *, app_role: str = "", revision: str = "head") -> None:
+def upgrade(url: str, *, app_role: str = "", anchor_role: str = "", revision: str = "head") -> None:
     """Bring the schema at ``url`` up to ``revision`` in one transaction (PostgreSQL; SQLite has
-    no transactional DDL). ``app_role`` (PostgreSQL only) gets row access to what exists then."""
-    _run(url, "upgrade", app_role=app_role, revision=revision)
+    no transactional DDL). ``app_role`` (PostgreSQL only) gets row access to what exists then;
+    ``anchor_role`` may read the audit log and nothing else."""
+    _run(url, "upgrade", app_role=app_role, anchor_role=anchor_role, revision=revision)
 
 
 def downgrade(url: str, revision: str) -> None:
@@ -171,6 +178,26 @@ def grant_app_role(conn: Connection, role: str) -> None:
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {r}",
     ):
         conn.execute(text(stmt))
+    if _has_audit_log(conn):  # append-only: rows may be added and read, never changed
+        audit = q(AUDIT_TABLE)
+        conn.execute(text(f"REVOKE ALL ON {audit} FROM {r}"))
+        conn.execute(text(f"GRANT SELECT, INSERT ON {audit} TO {r}"))
+
+
+def grant_anchor_role(conn: Connection, role: str) -> None:
+    """The anchor/verify role: SELECT on the audit log, nothing else."""
+    if not _has_audit_log(conn):
+        return
+    q = conn.dialect.identifier_preparer.quote
+    r, audit = q(role), q(AUDIT_TABLE)
+    conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {r}"))
+    conn.execute(text(f"REVOKE ALL ON {audit} FROM {r}"))
+    conn.execute(text(f"GRANT SELECT ON {audit} TO {r}"))
+
+
+def _has_audit_log(conn: Connection) -> bool:
+    found = conn.execute(text("SELECT to_regclass(:t)"), {"t": f"public.{AUDIT_TABLE}"})
+    return found.scalar() is not None
 
 
 def _revision_of(conn: Connection) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Enum,
     Float,
@@ -190,6 +191,9 @@ class SwapJob(Base):
     worker_id: Mapped[str | None] = mapped_column(String(100))  # who runs it now
     faces: Mapped[str] = mapped_column(String(16), default="largest")  # largest | all | N
     output_format: Mapped[str] = mapped_column(String(8), default="gif")  # gif | mp4 | webp
+    # The plan's terms for this clip (issue 6), set by submit's admission; the worker applies them.
+    watermark: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_side: Mapped[int | None] = mapped_column(Integer)  # longest output side; None: as is
     engine: Mapped[str | None] = mapped_column(String(32))
     model: Mapped[str | None] = mapped_column(String(100))
     target_asset_id: Mapped[str] = mapped_column(ForeignKey("media_assets.id"))

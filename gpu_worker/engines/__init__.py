@@ -6,7 +6,7 @@ from core.config import Settings
 from core.errors import SwapzyError
 from gpu_worker.engines.base import Engine, FaceSelection, ModelInfo, SwapOutput
 
-ENGINES = ("classic", "noop")
+ENGINES = ("classic", "noop", "facefusion", "comfyui")
 
 
 def build_engine(name: str, settings: Settings) -> Engine:
@@ -19,6 +19,17 @@ def build_engine(name: str, settings: Settings) -> Engine:
         from gpu_worker.engines.noop import NoopEngine
 
         return NoopEngine(frame_delay_ms=settings.worker.noop_frame_delay_ms)
+    if name == "facefusion":
+        from gpu_worker.engines.facefusion.engine import FaceFusionConfig, FaceFusionEngine
+        from gpu_worker.engines.registry import registry_from_settings
+
+        return FaceFusionEngine(
+            registry_from_settings(settings), FaceFusionConfig.from_settings(settings)
+        )
+    if name == "comfyui":
+        from gpu_worker.engines.comfyui.engine import ComfyUIEngine
+
+        return ComfyUIEngine.from_settings(settings)
     raise SwapzyError(f"Unknown engine {name!r}; available: {', '.join(ENGINES)}.")
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from core.config import DEV_LINK_SECRET, load_settings
+from core.config import DEV_LINK_SECRET, load_settings, to_environment
 from core.errors import ConfigError
 
 
@@ -43,3 +45,24 @@ def test_a_telegram_webhook_needs_an_https_public_url(monkeypatch: pytest.Monkey
         load_settings()
     monkeypatch.setenv("SWAPZY_PUBLIC_URL", "https://swapzy.example")
     assert load_settings().public_url == "https://swapzy.example"
+
+
+def test_settings_handed_to_a_child_process_read_back_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    values: dict[str, Any] = {
+        "admins": ("telegram:1", "discord:2"),
+        "stripe_payment_links": {"pro": "https://buy.stripe.com/abc"},
+        "worker": {"lanes": ("free",), "slots": 2, "heartbeat_s": 0.2},
+        "data_dir": "/srv/swapzy",
+    }
+    env = to_environment(values, {"PATH": "/bin", "SWAPZY_ENGINE": "noop"})
+    assert "SWAPZY_ENGINE" not in env and env["PATH"] == "/bin"
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings()
+    assert settings.admins == ("telegram:1", "discord:2")
+    assert settings.stripe_payment_links == {"pro": "https://buy.stripe.com/abc"}
+    assert (settings.worker.lanes, settings.worker.slots) == (("free",), 2)
+    assert settings.worker.heartbeat_s == 0.2
+    assert settings.engine == "classic"

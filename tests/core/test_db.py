@@ -231,20 +231,25 @@ class Roles(NamedTuple):
     owner_url: str
     app_url: str
     app: str
+    anchor_url: str
+    anchor: str
 
 
 @pytest.fixture
 def pg_roles(postgres_server: str, postgres_url: str) -> Iterator[Roles]:
-    """A schema owner and an app role (random names and passwords) for ``postgres_url``'s
-    database, which the owner owns; the database and the roles are dropped afterwards."""
+    """A schema owner, an app role and an anchor role (random names and passwords) for
+    ``postgres_url``'s database, which the owner owns; the database and the roles are dropped
+    afterwards."""
     tag = uuid.uuid4().hex[:8]
     owner, app, db = f"swapzy_owner_{tag}", f"swapzy_app_{tag}", postgres_url.rsplit("/", 1)[1]
-    pw_owner, pw_app = uuid.uuid4().hex, uuid.uuid4().hex
+    anchor = f"swapzy_anchor_{tag}"
+    pw_owner, pw_app, pw_anchor = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
     ident = sql.Identifier
     admin_execute(
         postgres_server,
         sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(ident(owner), sql.Literal(pw_owner)),
         sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(ident(app), sql.Literal(pw_app)),
+        sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(ident(anchor), sql.Literal(pw_anchor)),
         sql.SQL("ALTER DATABASE {} OWNER TO {}").format(ident(db), ident(owner)),
     )
     try:
@@ -258,12 +263,16 @@ def pg_roles(postgres_server: str, postgres_url: str) -> Iterator[Roles]:
             url_for(postgres_server, db, owner, pw_owner),
             url_for(postgres_server, db, app, pw_app),
             app,
+            url_for(postgres_server, db, anchor, pw_anchor),
+            anchor,
         )
     finally:
         admin_execute(
             postgres_server,
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident(db)),
-            sql.SQL("DROP ROLE IF EXISTS {}, {}").format(ident(owner), ident(app)),
+            sql.SQL("DROP ROLE IF EXISTS {}, {}, {}").format(
+                ident(owner), ident(app), ident(anchor)
+            ),
         )
 
 
@@ -321,3 +330,75 @@ def test_upgrade_with_an_unknown_app_role_changes_nothing(postgres_url: str) -> 
         migrate.upgrade(postgres_url, app_role="swapzy_no_such_role")
     assert migrate.current(postgres_url) is None  # one transaction: the tables went too
     assert table_names(postgres_url) == set()
+
+
+async def _app_appends_audit_events(url: str) -> list[int]:
+    from core import audit
+
+    db = Database.connect(url)
+    try:
+        async with db.sessions() as s:
+            user = User()
+            s.add(user)
+            await s.flush()
+            await audit.record(s, "consent.given", {"user": user.id})
+            await s.commit()
+        async with db.sessions() as s:
+            await audit.record(s, "admin.action", {"action": "grant"})
+            await s.commit()
+        async with db.sessions() as s:
+            return list((await s.scalars(text("SELECT seq FROM audit_log ORDER BY seq"))).all())
+    finally:
+        await db.close()
+
+
+AUDIT_REFUSED_TO_APP = [
+    "UPDATE audit_log SET body = '{}' WHERE seq = 1",
+    "DELETE FROM audit_log WHERE seq = 1",
+    "TRUNCATE audit_log",
+    "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+    "ALTER TABLE audit_log DISABLE TRIGGER audit_log_chain",
+    "DROP TRIGGER audit_log_refuse_change ON audit_log",
+    "CREATE OR REPLACE FUNCTION audit_log_refuse() RETURNS trigger LANGUAGE plpgsql "
+    "AS $$ BEGIN RETURN NULL; END $$",
+    "CREATE TRIGGER evil BEFORE UPDATE ON audit_log FOR EACH ROW EXECUTE FUNCTION "
+    "audit_log_chain()",
+    "DROP TABLE audit_log",
+    "ALTER TABLE audit_log RENAME TO audit_old",
+    "SET session_replication_role = replica",
+    "CREATE INDEX evil ON audit_log (body)",
+]
+
+
+def test_app_role_may_only_append_to_and_read_the_audit_log(pg_roles: Roles) -> None:
+    migrate.upgrade(pg_roles.owner_url, app_role=pg_roles.app, anchor_role=pg_roles.anchor)
+    assert asyncio.run(_app_appends_audit_events(pg_roles.app_url)) == [1, 2]
+    with psycopg.connect(pg_roles.app_url, autocommit=True) as conn:
+        for statement in AUDIT_REFUSED_TO_APP:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    with psycopg.connect(pg_roles.owner_url, autocommit=True) as conn:
+        got = conn.execute("SELECT seq, kind FROM audit_log ORDER BY seq").fetchall()
+        assert got == [(1, "consent.given"), (2, "admin.action")]
+        # The owner may not change rows either: the triggers refuse it.
+        with pytest.raises(psycopg.errors.RaiseException, match="append-only: UPDATE refused"):
+            conn.execute("UPDATE audit_log SET kind = 'x'")
+
+
+def test_anchor_role_may_only_read_the_audit_log(pg_roles: Roles) -> None:
+    migrate.upgrade(pg_roles.owner_url, app_role=pg_roles.app, anchor_role=pg_roles.anchor)
+    asyncio.run(_app_appends_audit_events(pg_roles.app_url))
+    with psycopg.connect(pg_roles.anchor_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM audit_log").fetchone() == (2,)
+        for statement in [
+            "INSERT INTO audit_log (seq, kind, body, prev_hash, hash) "
+            "VALUES (0, 'a', '{}', '', '')",
+            "UPDATE audit_log SET kind = 'x'",
+            "DELETE FROM audit_log",
+            "SELECT count(*) FROM users",
+            "SELECT count(*) FROM swap_jobs",
+            "SELECT version_num FROM alembic_version",
+            "CREATE TABLE public.evil (x int)",
+        ]:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)

@@ -24,7 +24,7 @@ from core.db.models import Channel, Lane
 from core.db.session import Database
 from core.storage import Storage, build_storage
 from jobs.connect import connect_queue
-from jobs.contract import Deliverer, MediaInput, SwapRequest
+from jobs.contract import Admission, Deliverer, MediaInput, SwapRequest
 from jobs.delivery import DeliveryResources, InboxDeliverer, delivery_workers
 from jobs.queues import WORKER_PREFIX
 from jobs.runner import keep_running
@@ -172,8 +172,11 @@ class Client:
 
 
 @contextlib.asynccontextmanager
-async def client(settings: Settings, *, deliver: bool = True) -> AsyncIterator[Client]:
-    """Open the channel side; with ``deliver``, run the built-in channels' delivery too."""
+async def client(
+    settings: Settings, *, deliver: bool = True, admission: Admission | None = None
+) -> AsyncIterator[Client]:
+    """Open the channel side; with ``deliver``, run the built-in channels' delivery too.
+    ``admission``: the plan check (billing's ``PlanAdmission``); default: unmetered."""
     db = Database.connect(settings.sqlalchemy_url)
     queue = await connect_queue(settings.redis_url)
     storage = build_storage(settings)
@@ -190,7 +193,8 @@ async def client(settings: Settings, *, deliver: bool = True) -> AsyncIterator[C
             )
         )
     try:
-        yield Client(settings, db, storage, Submitter(settings, db, storage, queue), queue)
+        submitter = Submitter(settings, db, storage, queue, admission)
+        yield Client(settings, db, storage, submitter, queue)
     finally:
         stop.set()
         if task is not None:
