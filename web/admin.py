@@ -16,6 +16,8 @@ from starlette.datastructures import FormData
 
 from billing.entitlements import grant, list_grants, revoke
 from billing.notices import unsent
+from core import audit
+from core.audit import AuditKind
 from core.db.models import ChannelIdentity, SwapJob, User, utcnow
 from core.db.web_models import Report, ShareLink
 from core.errors import InputError
@@ -147,6 +149,8 @@ def _report_routes(router: APIRouter) -> None:
             ):
                 row.resolved_at = utcnow()
                 row.resolution = "removed" if action == "remove" else "kept"
+            body = {"admin": who, "action": f"report.{action}", "report": report_id}
+            await audit.record(session, AuditKind.ADMIN_ACTION, {**body, "slug": report.slug})
         return RedirectResponse("/admin/reports", status_code=303)
 
 

@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from core.db.audit_models import AuditEvent
 from core.db.billing_models import BillingNotice
 from core.db.models import Channel
 from core.db.web_models import Report, ShareLink
@@ -75,6 +76,9 @@ def test_an_admin_removes_a_reported_clip_and_grants_pro(
                     report = await s.scalar(select(Report))
                 assert link is not None and link.removed_at is not None
                 assert report is not None and report.resolution == "removed"
+                async with res.db.sessions() as s:
+                    logged = (await s.scalars(select(AuditEvent.body))).all()
+                assert any('"action":"report.remove"' in body for body in logged)
 
                 # Grant Pro (here to the admin's own account); the account page shows it.
                 ents = await admin.get("/admin/entitlements")
