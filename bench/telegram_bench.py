@@ -640,6 +640,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "engine": engine,
                 "public_url": "http://127.0.0.1:9",
                 "worker": {"noop_frame_delay_ms": 0},
+                # One Free user makes every clip (watermark and all): lift only the daily quota.
+                "free_swaps_per_day": 1_000_000,
                 "telegram_token": fake.token,
                 "telegram_api_url": fake.url,
             }
