@@ -10,6 +10,7 @@ HELP = (
     "• `/usage`: your plan and your recent clips.\n"
     "• `/delete-my-data`: delete everything you sent and every clip I made.\n"
     "• `/pro`: Swapzy Pro.\n"
+    "• `/web`: a sign-in link to the website (your clips, plan and data).\n"
     "Server admins: `/swapzy-settings` picks the channels for swaps and a daily cap."
 )
 WRONG_GIF_TYPE = (
@@ -111,3 +112,9 @@ def failure_text(reason: str | None, message: str | None) -> str:
     if reason == "bad_input" and message:
         return message
     return FAILED_OTHER
+
+
+WEB_LINK = (
+    "Your sign-in link for the Swapzy website. It works once, for {minutes} minutes; "
+    "don't share it:\n{link}"
+)

@@ -12,6 +12,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bots.discord import texts
+from core.db.models import Channel
+from core.db.session import Database
+from core.login_links import redeem_login_token
+from jobs.accounts import user_for
 from tests.bots.discord_harness import answer, discord_bot, followup, shows
 from tests.bots.discord_objects import FakeUser, Message, Place
 from tests.bots.discord_payloads import button_click, modal_submit, slash_command
@@ -129,6 +133,19 @@ def test_help_pro_usage_and_delete_my_data(
                 "**Plan:** Free\n**Swaps left:** 5\n**Swaps in the last 24 hours:** 0\n"
                 + texts.USAGE_NONE
             )
+            shown = await _say(fake, slash_command("web", CARA, SERVER))
+            assert shown.ephemeral  # the link signs in whoever opens it: only Cara sees it
+            assert shown.content.startswith("Your sign-in link for the Swapzy website.")
+            link = shown.content.split("\n")[-1]
+            base = svc.settings.public_url.rstrip("/")
+            assert link.startswith(f"{base}/login/")
+            db = Database.connect(svc.settings.sqlalchemy_url)
+            try:
+                cara = await user_for(db, Channel.DISCORD, str(CARA.id))
+                assert await redeem_login_token(db, link.rsplit("/", 1)[-1]) == cara
+                assert await redeem_login_token(db, link.rsplit("/", 1)[-1]) is None  # once
+            finally:
+                await db.close()
 
             gif = fake.upload("dance.gif", sample_files.target.read_bytes(), "image/gif")
             face = fake.upload("me.jpg", sample_files.source.read_bytes(), "image/jpeg")

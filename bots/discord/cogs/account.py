@@ -1,4 +1,4 @@
-"""``/pro``, ``/usage``, ``/delete-my-data`` and ``/help``: short, ephemeral answers."""
+"""``/pro``, ``/usage``, ``/web``, ``/delete-my-data`` and ``/help``: short, ephemeral answers."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from bots.discord import texts
 from bots.discord.flow import SwapFlow
 from bots.discord.views import DeleteView
 from core.db.models import SwapJob, utcnow
+from core.login_links import issue_login_link
 from jobs import accounts
 
 RECENT = 5
@@ -43,6 +44,15 @@ class AccountCog(commands.Cog):
             return
         url = upgrade_url(self.res.settings, user_id)
         text = texts.PRO_LINK.format(url=url) if url else texts.PRO_SOON
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @app_commands.command(name="web", description="A one-time sign-in link to the website.")
+    async def web(self, interaction: discord.Interaction) -> None:
+        """Only the user sees it (ephemeral): the link signs in whoever opens it first."""
+        user_id = await self.flow.user_id(interaction)
+        link = await issue_login_link(self.res.settings, self.res.db, user_id)
+        minutes = max(1, self.res.settings.web_login_ttl_s // 60)
+        text = texts.WEB_LINK.format(link=link, minutes=minutes)
         await interaction.response.send_message(text, ephemeral=True)
 
     @app_commands.command(name="usage", description="Your plan and your recent clips.")
