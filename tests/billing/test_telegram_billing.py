@@ -19,8 +19,8 @@ from tests.billing import stripe_events as se
 from tests.billing.fake_stripe import FakeStripe
 from tests.bots.fake_telegram import FakeTelegram
 from tests.bots.harness import polling_bot
+from tests.bots.telegram_chat import ALICE, agree, exchange
 from tests.bots.telegram_objects import ChatMessage
-from tests.bots.test_telegram_commands import ALICE, agree, exchange
 from tests.conftest import SampleFiles
 from tests.fixtures_redis import Valkey
 from tests.jobs.service import Service, service
@@ -96,7 +96,7 @@ def test_from_free_to_pro_and_a_failed_payment_in_the_chat(
         return await _says(agree(fake, ALICE, question), "Queued")
 
     async def _says(mark: int, text: str) -> ChatMessage:
-        from tests.bots.test_telegram_commands import bot_says
+        from tests.bots.telegram_chat import bot_says
 
         return await bot_says(fake, chat, text, after=mark)
 

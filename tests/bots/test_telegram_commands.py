@@ -13,162 +13,30 @@ things without waiting would race with itself.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from bots.telegram import texts
-from bots.telegram.delivery import TelegramDeliverer
-from core.config import Settings
-from core.db.models import Channel, ChannelIdentity, JobState, MediaAsset, SwapJob, new_id
+from core.db.models import Channel, ChannelIdentity, MediaAsset, SwapJob
 from core.db.session import Database
-from core.storage import build_storage
-from jobs.queues import output_key
 from tests.bots.fake_telegram import FakeTelegram
 from tests.bots.harness import polling_bot
-from tests.bots.telegram_objects import Call, ChatMessage, FakeChat, FakeUser, SentMedia
+from tests.bots.telegram_chat import (
+    ALICE,
+    BOB,
+    GROUP,
+    agree,
+    bot_says,
+    clip_sent,
+    exchange,
+    job_of,
+    shows_text,
+)
+from tests.bots.telegram_objects import FakeUser
 from tests.conftest import SampleFiles
-from tests.fixtures_redis import Valkey
-from tests.jobs.service import Service, service, wait_for
-
-ALICE = FakeUser(id=1001, first_name="Alice", username="alice")
-BOB = FakeUser(id=1002, first_name="Bob", username="bob")
-GROUP = FakeChat.group(-4001, "Friends")
-MB = 1024 * 1024
-CLOUD_LIMITS = (20 * MB, 50 * MB)  # what Telegram's cloud Bot API lets a bot fetch / send
-# The calls that put a text in front of the user (a new message or an edit).
-SHOWING = frozenset(("sendMessage", "editMessageText", "sendAnimation", "editMessageCaption"))
-
-
-# --- the user's side -------------------------------------------------------------------------
-
-
-def _shows(call: Call, chat_id: int, text: str) -> bool:
-    if not call.ok or call.method not in SHOWING:
-        return False
-    if int(str(call.params.get("chat_id"))) != chat_id:
-        return False
-    return text in str(call.params.get("text") or call.params.get("caption") or "")
-
-
-async def bot_says(
-    fake: FakeTelegram, chat_id: int, text: str, *, after: int, timeout: float = 30.0
-) -> ChatMessage:
-    """The bot's message in the chat that came to show ``text`` (sent or edited by a call
-    recorded from index ``after`` on), as the user sees it now."""
-
-    def find() -> Call | None:
-        return next((c for c in fake.calls[after:] if _shows(c, chat_id, text)), None)
-
-    try:
-        await asyncio.to_thread(fake.wait_until, lambda: find() is not None, timeout)
-    except TimeoutError:
-        seen = [m.content for m in fake.messages_in(chat_id)]
-        raise AssertionError(
-            f"the bot never said {text!r} in chat {chat_id}; chat: {seen}"
-        ) from None
-    call = find()
-    assert call is not None
-    message_id = call.result["message_id"]
-    shown = {m.message_id: m for m in fake.messages_in(chat_id)}
-    assert message_id in shown, f"message {message_id} is not in the chat any more"
-    assert text in shown[message_id].content
-    return shown[message_id]
-
-
-async def exchange(
-    fake: FakeTelegram, chat_id: int, send: Callable[[], object], answer: str, timeout: float = 30
-) -> ChatMessage:
-    """Do ``send`` (play the user), then wait for the bot's message showing ``answer``."""
-    mark = fake.mark()
-    send()
-    return await bot_says(fake, chat_id, answer, after=mark, timeout=timeout)
-
-
-async def clip_sent(fake: FakeTelegram, chat_id: int, *, after: int) -> SentMedia:
-    """The animation the bot sent in the chat (after call ``after``); its status message is
-    gone once the delivery is over."""
-
-    def in_chat(call: Call) -> bool:
-        return call.ok and int(str(call.params.get("chat_id"))) == chat_id
-
-    call = await fake.await_call("sendAnimation", in_chat, timeout=60, after=after)
-    await fake.await_call("deleteMessage", in_chat, timeout=30, after=after)
-    [media] = [m for m in fake.sent_media(chat_id) if m.message_id == call.result["message_id"]]
-    assert media.kind == "animation"
-    assert media.caption is not None and media.caption.startswith("Here you go! Share it: ")
-    assert not any(
-        m.content.startswith(("Got it!", "Queued", "Swapping", "Sending"))
-        for m in fake.bot_messages_in(chat_id)
-    ), "a status message stayed in the chat"
-    return media
-
-
-def job_of(media: SentMedia) -> str:
-    caption = str(media.caption)
-    return caption.split("/m/jobs/")[1].split("/", maxsplit=1)[0]
-
-
-def agree(
-    fake: FakeTelegram, user: FakeUser, question: ChatMessage, chat: FakeChat | None = None
-) -> int:
-    """Press "yes" on the one-time consent question; returns the mark before the press."""
-    assert question.content == texts.CONSENT
-    assert question.buttons == ((texts.CONSENT_YES, texts.CONSENT_NO),)
-    mark = fake.mark()
-    fake.press_button(user, chat, question.message_id, question.callback_data[texts.CONSENT_YES])
-    return mark
-
+from tests.jobs.service import Service, wait_for
 
 # --- the service and the bot ----------------------------------------------------------------
-
-
-def as_telegram_animation(gif: Path, folder: Path) -> bytes:
-    """A GIF as Telegram delivers it: an MP4 ``animation``."""
-    from core.config import MediaLimits
-    from gpu_worker.media import load_clip, save_clip
-
-    mp4 = folder / f"{gif.stem}.mp4"
-    save_clip(load_clip(gif, MediaLimits()), mp4)
-    return mp4.read_bytes()
-
-
-@pytest.fixture(scope="session")
-def gif_mp4(tmp_path_factory: pytest.TempPathFactory, sample_files: SampleFiles) -> bytes:
-    """The sample GIF, as an animation from Telegram."""
-    return as_telegram_animation(sample_files.target, tmp_path_factory.mktemp("telegram"))
-
-
-@pytest.fixture
-def face(sample_files: SampleFiles) -> bytes:
-    return sample_files.source.read_bytes()
-
-
-@pytest.fixture
-def svc(
-    tmp_path: Path, valkey: Valkey, sqlite_url: str, fake_telegram: FakeTelegram
-) -> Iterator[Service]:
-    """Settings for the bot against the fake (``noop`` engine, database migrated); no worker
-    until a test starts one."""
-    with service(
-        tmp_path,
-        valkey.url,
-        sqlite_url,
-        telegram_token=fake_telegram.token,
-        telegram_api_url=fake_telegram.url,
-    ) as s:
-        yield s
-
-
-class CloudSettings(Settings):
-    """The fake runs on 127.0.0.1, which the bot takes for a self-hosted Bot API server (2000 MB
-    limits); these settings play Telegram's cloud and its 20 MB / 50 MB limits."""
-
-    @property
-    def telegram_limits(self) -> tuple[int, int]:
-        return CLOUD_LIMITS
 
 
 async def user_id_of(db: Database, tg_user: FakeUser) -> str | None:
@@ -403,79 +271,6 @@ def test_a_face_in_reply_to_an_earlier_gif_makes_a_clip_of_that_gif(
     asyncio.run(scenario())
 
 
-def test_files_over_the_download_limit_are_refused_before_any_download(
-    svc: Service, fake_telegram: FakeTelegram, face: bytes
-) -> None:
-    fake, chat = fake_telegram, ALICE.id
-    settings = CloudSettings(**svc.values)
-    big = bytes(21 * MB)
-    refused = texts.INPUT_TOO_BIG.format(size=21.0, limit=20)
-    assert "21.0 MB" in refused and "20 MB" in refused
-
-    async def scenario() -> None:
-        async with polling_bot(settings):
-            await exchange(fake, chat, lambda: fake.send_animation(ALICE, None, big), refused)
-            # The big GIF was not kept: a good face still asks for a GIF.
-            await exchange(fake, chat, lambda: fake.send_photo(ALICE, None, face), texts.NEED_GIF)
-            await exchange(
-                fake,
-                chat,
-                lambda: fake.send_document(ALICE, None, big, "image/jpeg", "huge.jpg"),
-                refused,
-            )
-            assert fake.calls_to("getFile") == []
-            assert fake.downloads == []
-
-    asyncio.run(scenario())
-
-
-def test_a_result_over_the_upload_limit_is_sent_as_a_link(
-    tmp_path: Path, fake_telegram: FakeTelegram
-) -> None:
-    fake, chat = fake_telegram, ALICE.id
-    settings = Settings(env="test", data_dir=tmp_path / "var", public_url="http://127.0.0.1:9")
-    storage = build_storage(settings)
-    fake.add_chat(ALICE.private_chat())
-
-    def finished_job(status_message_id: int) -> SwapJob:
-        job = SwapJob(
-            id=new_id(),
-            state=JobState.SUCCEEDED,
-            output_format="mp4",
-            reply_to={"chat_id": chat, "status_message_id": status_message_id},
-        )
-        storage.put_bytes(output_key(job.id, "mp4"), b"x" * 11, "video/mp4")
-        return job
-
-    async def scenario() -> None:
-        async with fake.make_bot() as bot:
-            # 11 bytes over a 10-byte limit: the link, written over the status message.
-            status = await bot.send_message(chat, "Swapping faces… 99%")
-            job = finished_job(status.message_id)
-            link = storage.url(output_key(job.id, "mp4"))
-            mark = fake.mark()
-            await TelegramDeliverer(bot, storage, upload_limit=10).deliver(job, link)
-            [shown] = fake.bot_messages_in(chat)
-            assert shown.message_id == status.message_id
-            assert shown.content == texts.TOO_BIG_TO_SEND.format(link=link)
-            assert [c.method for c in fake.calls[mark:]] == ["editMessageText"]
-
-            # Exactly at the limit: the clip itself, and the status message goes.
-            status = await bot.send_message(chat, "Swapping faces… 99%")
-            job = finished_job(status.message_id)
-            link = storage.url(output_key(job.id, "mp4"))
-            await TelegramDeliverer(bot, storage, upload_limit=11).deliver(job, link)
-            [sent] = fake.sent_media(chat)
-            assert sent.data == b"x" * 11
-            assert sent.caption == texts.DONE_CAPTION.format(link=link)
-            assert status.message_id not in [m.message_id for m in fake.bot_messages_in(chat)]
-
-    asyncio.run(scenario())
-
-
-# --- failures ---------------------------------------------------------------------------------
-
-
 def test_an_unexpected_error_gets_a_kind_answer_and_the_bot_keeps_serving(
     svc: Service, fake_telegram: FakeTelegram, gif_mp4: bytes, face: bytes
 ) -> None:
@@ -533,7 +328,7 @@ def test_in_a_group_swap_in_reply_to_a_gif_then_a_face_makes_the_clip(
             await exchange(
                 fake, group, lambda: fake.send_command(ALICE, GROUP, "/help"), texts.HELP
             )
-            assert not any(_shows(c, group, texts.NOT_MEDIA) for c in fake.calls[mark:])
+            assert not any(shows_text(c, group, texts.NOT_MEDIA) for c in fake.calls[mark:])
 
             # Bob posts a GIF; Alice picks it with /swap in reply, then sends her face.
             bob_gif = fake.send_animation(BOB, GROUP, gif_mp4)

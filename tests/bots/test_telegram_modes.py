@@ -26,8 +26,7 @@ import pytest
 from bots.telegram import texts
 from bots.telegram.app import SECRET_HEADER, WEBHOOK_PATH
 from tests.bots.fake_telegram import FakeTelegram
-from tests.bots.telegram_objects import JSON
-from tests.bots.test_telegram_commands import (
+from tests.bots.telegram_chat import (
     ALICE,
     agree,
     as_telegram_animation,
@@ -35,6 +34,7 @@ from tests.bots.test_telegram_commands import (
     clip_sent,
     exchange,
 )
+from tests.bots.telegram_objects import JSON
 from tests.cli.test_swap_cli import assert_one_clean_line, swapzy
 from tests.conftest import SampleFiles
 from tests.fixtures_redis import Valkey

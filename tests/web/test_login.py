@@ -17,8 +17,8 @@ from core.login_links import issue_login_link
 from jobs.accounts import user_for
 from tests.bots.fake_telegram import FakeTelegram
 from tests.bots.harness import polling_bot
+from tests.bots.telegram_chat import exchange
 from tests.bots.telegram_objects import FakeUser
-from tests.bots.test_telegram_commands import exchange
 from tests.conftest import SampleFiles
 from tests.fixtures_redis import Valkey
 from tests.web.pages_client import BASE, make_clip, open_app, parse, path_of, site_service, text_of
