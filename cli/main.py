@@ -101,17 +101,25 @@ def swap(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Swap the face from SOURCE into every frame of TARGET and write OUTPUT."""
-    from cli.swap_command import run_swap
+    import gc
 
-    settings = load_settings()
-    selection = parse_faces(faces)
+    # One clip, then the process ends: no collections meanwhile (its imports and frames make
+    # no garbage cycles worth ~50 ms a run; bench/README.md).
+    gc.disable()
     try:
-        run_swap(settings, target, source, output, selection, engine, show_progress=not quiet)
-    except typer.Exit:
-        raise
-    except BaseException:  # every failure becomes one clear line
-        run_guarded(settings, "swapping")
-        raise
+        from cli.swap_command import run_swap
+
+        settings = load_settings()
+        selection = parse_faces(faces)
+        try:
+            run_swap(settings, target, source, output, selection, engine, show_progress=not quiet)
+        except typer.Exit:
+            raise
+        except BaseException:  # every failure becomes one clear line
+            run_guarded(settings, "swapping")
+            raise
+    finally:
+        gc.enable()
 
 
 @app.command()
@@ -314,7 +322,14 @@ def submit(
 
 
 def main() -> None:
-    app()
+    import gc
+
+    try:
+        app()
+    finally:
+        # The process ends here: spare its objects the collector's last sweep on the way out
+        # (0.1-0.2 s after a swap, a tenth of a short clip's whole run; bench/README.md).
+        gc.freeze()
 
 
 if __name__ == "__main__":

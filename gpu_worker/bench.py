@@ -2,8 +2,9 @@
 floor, side by side in one run (this machine is shared and noisy: compare ratios).
 
 The engine is timed on one core (the goal's terms). The floor and the whole clip are timed the
-way the product runs them (``swap_files``: the encoder beside the engine) on every core the
-process may use, and the whole clip once more on one core (everything one after the other)."""
+way ``swapzy swap`` runs them (``swap_files``: decoded in this process, the encoder beside the
+engine) on every core the process may use, and the whole clip once more on one core
+(everything one after the other) and once the worker's way (decoded in the sandbox)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from core.config import MediaLimits
 from gpu_worker.engines.base import Engine, Frame
 from gpu_worker.media import Clip, load_clip, save_clip
 from gpu_worker.media.samples import sample_clip, sample_face
+from gpu_worker.media.sandbox import decode_pair
 from gpu_worker.swap import swap_files
 
 BENCH_WIDTH = 320
@@ -36,10 +38,12 @@ class ClipBench:
     size: tuple[int, int]
     engine_fps: float  # engine only (no decode/encode), one core, best of the repeats
     floor_s: float  # decode + encode of the same clip, median
-    whole_s: float  # swap_files: decode, swap with the encoder alongside, median
+    whole_s: float  # swap_files as swapzy swap: decode, swap with the encoder alongside, median
     whole_over_floor: float
     whole_one_core_s: float  # the same on one core
     whole_one_core_over_floor: float
+    whole_sandboxed_s: float  # the same with the worker's sandboxed decode, median
+    whole_sandboxed_over_floor: float
 
 
 @contextlib.contextmanager
@@ -108,8 +112,9 @@ def bench_clip(engine: Engine, name: str, clip: Clip, face: Frame, repeats: int)
         def floor() -> None:
             save_clip(load_clip(src, limits), out)
 
-        def whole() -> None:
-            swap_files(src, face_path, out, engine=engine, limits=limits)
+        def whole(sandboxed: bool = False) -> None:
+            inputs = None if sandboxed else decode_pair(src, face_path, limits)
+            swap_files(src, face_path, out, engine=engine, limits=limits, inputs=inputs)
 
         with one_core():
             engine_only()  # warm-up
@@ -117,6 +122,7 @@ def bench_clip(engine: Engine, name: str, clip: Clip, face: Frame, repeats: int)
             whole_one_core_s = statistics.median(_timed(whole) for _ in range(repeats))
         floor_s = statistics.median(_timed(floor) for _ in range(repeats))
         whole_s = statistics.median(_timed(whole) for _ in range(repeats))
+        sandboxed_s = statistics.median(_timed(lambda: whole(True)) for _ in range(repeats))
     return ClipBench(
         clip=name,
         frames=len(clip),
@@ -127,6 +133,8 @@ def bench_clip(engine: Engine, name: str, clip: Clip, face: Frame, repeats: int)
         whole_over_floor=whole_s / floor_s,
         whole_one_core_s=whole_one_core_s,
         whole_one_core_over_floor=whole_one_core_s / floor_s,
+        whole_sandboxed_s=sandboxed_s,
+        whole_sandboxed_over_floor=sandboxed_s / floor_s,
     )
 
 
@@ -142,6 +150,9 @@ def summary(rows: list[ClipBench]) -> dict[str, float]:
         "whole_over_floor_max": max(r.whole_over_floor for r in rows),
         "whole_over_floor_mean": float(np.mean([r.whole_over_floor for r in rows])),
         "whole_one_core_over_floor_max": max(r.whole_one_core_over_floor for r in rows),
+        "whole_sandboxed_over_floor_mean": float(
+            np.mean([r.whole_sandboxed_over_floor for r in rows])
+        ),
     }
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from core.config import DecodeSandbox, MediaLimits
 from gpu_worker.engines.base import Engine, FaceSelection, SwapOutput
 from gpu_worker.media import Clip
+from gpu_worker.media.clip import Frame
 from gpu_worker.media.encode import check_output_path, encode_clip
 from gpu_worker.media.feed import FrameFeed
 from gpu_worker.media.sandbox import load_inputs
@@ -47,16 +48,23 @@ def swap_files(
     on_progress: StageProgress | None = None,
     terms: ClipTerms | None = None,
     sandbox: DecodeSandbox | None = None,
+    inputs: tuple[Frame, Clip] | None = None,
 ) -> SwapReport:
     """Swap the face in ``source`` into ``target`` and write ``output``. Raises ``InputError``.
 
     The encoder runs in its own thread alongside the engine, fed each output frame as soon as
     the engine has made it; ``encode_s`` is the part of encoding left after the engine is done.
+
+    The inputs are decoded in a limited child process (``core/sandbox.py``, ``sandbox``'s
+    limits, the defaults if None), unless the caller hands them over already decoded
+    (``inputs``: the face photo and the clip of ``source`` and ``target``). Only ``swapzy swap``
+    does, for local files the operator chose (decoded in its own process while the models
+    load; the sandbox's helper costs more to start than swapping a short clip). Uploads (the
+    worker) are always decoded here, in the sandbox.
     """
     ext = check_output_path(output)
     t0 = time.perf_counter()
-    # Decoded in a limited child process (core/sandbox.py); None: the default limits.
-    face, clip = load_inputs(target, source, limits, sandbox or DecodeSandbox())
+    face, clip = inputs or load_inputs(target, source, limits, sandbox or DecodeSandbox())
     terms = terms or ClipTerms()  # the plan's: resolution cap before the engine, mark after it
     clip = terms.before_swap(clip)
     t1 = time.perf_counter()

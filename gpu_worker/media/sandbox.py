@@ -14,7 +14,9 @@ from gpu_worker.media.decode import load_clip, load_face_photo
 PRELOAD = ("gpu_worker.media.decode",)
 
 
-def _decode_pair(target: Path, source: Path, limits: MediaLimits) -> tuple[Frame, Clip]:
+def decode_pair(target: Path, source: Path, limits: MediaLimits) -> tuple[Frame, Clip]:
+    """(face photo as RGB, clip) decoded in this process: only for files the operator chose
+    (``swapzy swap``), never for uploads. Raises ``InputError``."""
     return load_face_photo(source, limits), load_clip(target, limits)
 
 
@@ -23,7 +25,7 @@ def load_inputs(
 ) -> tuple[Frame, Clip]:
     """(face photo as RGB, clip) decoded under ``box``'s limits. Raises ``InputError``."""
     return run_limited(
-        _decode_pair, target, source, limits, box=box, what="GIF/video", preload=PRELOAD
+        decode_pair, target, source, limits, box=box, what="GIF/video", preload=PRELOAD
     )
 
 

@@ -288,3 +288,16 @@ def test_real_animations_round_trip_through_mp4(
     assert len(back) == len(clip)
     assert abs(back.duration_ms - clip.duration_ms) < 1
     assert np.allclose(back.durations_ms, clip.durations_ms, atol=0.01)
+
+
+def test_a_big_unturned_photo_comes_out_as_the_photo_scaled_down(tmp_path: Path) -> None:
+    """A 3880×5184 phone photo with no orientation tag: not copied upright first (that copy
+    took 0.1 s), and still the photo scaled to 2048 high, as Lanczos makes it."""
+    big = np.asarray(Image.fromarray(gradient(388, 518)).resize((3880, 5184)), dtype=np.uint8)
+    Image.fromarray(big).save(tmp_path / "phone.jpg", quality=90)
+    face = load_face_photo(tmp_path / "phone.jpg", LIMITS)
+    assert face.shape in {(2048, 1532, 3), (2048, 1533, 3)}
+    reference = Image.fromarray(big).resize(
+        (face.shape[1], face.shape[0]), Image.Resampling.LANCZOS
+    )
+    assert mean_abs_diff(face, np.asarray(reference)) < 2

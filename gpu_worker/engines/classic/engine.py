@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -20,7 +22,7 @@ from gpu_worker.engines.base import (
     SwapOutput,
     Track,
 )
-from gpu_worker.engines.classic import blend, shape
+from gpu_worker.engines.classic import shape
 from gpu_worker.engines.classic.landmarks import (
     FACE_DETECTION_MODEL,
     FACE_MESH_MODEL,
@@ -28,15 +30,14 @@ from gpu_worker.engines.classic.landmarks import (
     FaceMesh,
     landmarks_in_box,
 )
-from gpu_worker.engines.classic.mesh import (
-    LOWER_LIP_INNER,
-    MESH_POINTS,
-    UPPER_LIP_INNER,
-    FaceTopology,
-    build_topology,
+from gpu_worker.engines.classic.mesh import MESH_POINTS, FaceTopology, build_topology
+from gpu_worker.engines.classic.render import (
+    ColourState,
+    RenderParams,
+    finish_face,
+    prepare_face,
 )
 from gpu_worker.engines.classic.tracking import FaceTrack, box, build_tracks, smooth_track
-from gpu_worker.engines.classic.warp import warp_face
 
 F32 = NDArray[np.float32]
 
@@ -54,25 +55,17 @@ class ClassicParams:
     source_face_px: int = 320  # the source face texture is kept at most this tall
 
 
-class ColourState:
-    """Colour statistics of one track, smoothed over time so the face's tone cannot flicker
-    when the mouth opens or the lighting of one frame is odd."""
+@dataclass(frozen=True)
+class _Faces:
+    """What every frame of one clip draws: the source face, the chosen tracks, and each
+    track's (mean shape, identity offset)."""
 
-    def __init__(self, keep: float = 0.7) -> None:
-        self.keep = keep
-        self.values: list[F32] | None = None
+    src: SourceFace
+    chosen: list[FaceTrack]
+    offsets: dict[int, tuple[F32, F32]]
 
-    def update(
-        self, src: tuple[F32, F32], dst: tuple[F32, F32]
-    ) -> tuple[tuple[F32, F32], tuple[F32, F32]]:
-        new = [src[0], src[1], dst[0], dst[1]]
-        if self.values is None:
-            self.values = new
-        else:
-            k = self.keep
-            self.values = [k * old + (1 - k) * n for old, n in zip(self.values, new, strict=True)]
-        v = self.values
-        return (v[0], v[1]), (v[2], v[3])
+
+Emit = Callable[[int, Frame, list[FrameFace]], None]
 
 
 @dataclass(frozen=True)
@@ -87,8 +80,14 @@ class ClassicEngine:
     device = "cpu"
     models: tuple[ModelInfo, ...] = (FACE_DETECTION_MODEL, FACE_MESH_MODEL)
 
-    def __init__(self, *, max_faces: int = 4, params: ClassicParams | None = None) -> None:
+    def __init__(
+        self, *, max_faces: int = 4, params: ClassicParams | None = None, render_threads: int = 2
+    ) -> None:
         self.params = params or ClassicParams()
+        self._render = RenderParams(self.params.shading_strength, self.params.mouth_open_ratio)
+        # Frames are drawn on this many threads (OpenCV and numpy let go of the GIL); the
+        # result is the same as one after the other (see render.py).
+        self._render_threads = max(1, render_threads)
         # Per-face crops are small: OpenCV's thread pool costs more than it saves there (5x on
         # a 160-px LAB conversion, seen here), and a worker runs one clip per core anyway.
         cv2.setNumThreads(1)
@@ -97,7 +96,8 @@ class ClassicEngine:
         self._video: dict[int, FaceMesh] = {1: FaceMesh(video=True, max_faces=1)}
         self._photo = FaceMesh(video=False, max_faces=5)
         self._near_detector = FaceDetector(full_range=False)
-        self._far_detector = FaceDetector(full_range=True)
+        # Only group photos with small faces need it: built on first use (~25 ms of start-up).
+        self._far_detector: FaceDetector | None = None
         self._lips = np.zeros(MESH_POINTS, dtype=bool)
         self._lips[self._topology.lips] = True
         self._weights = shape.feature_weights(
@@ -109,7 +109,8 @@ class ClassicEngine:
             mesh.close()
         self._photo.close()
         self._near_detector.close()
-        self._far_detector.close()
+        if self._far_detector is not None:
+            self._far_detector.close()
 
     # --- source -----------------------------------------------------------------------------
 
@@ -122,6 +123,8 @@ class ClassicEngine:
         )
         found = self._photo.detect(small)
         if not found:  # small faces (group photos): full-range detector, then landmarks per box
+            if self._far_detector is None:
+                self._far_detector = FaceDetector(full_range=True)
             boxes = self._far_detector.detect(small)
             found = [
                 pts for b in boxes if (pts := landmarks_in_box(self._photo, small, b)) is not None
@@ -202,35 +205,18 @@ class ClassicEngine:
         for tr in chosen:
             smooth_track(tr, max_gap, window, shape_window, self._lips)
         offsets = {tr.number: self._identity_offset(src, tr) for tr in chosen}
-        colour = {tr.number: ColourState() for tr in chosen}
         out: list[Frame] = []
         per_frame: list[list[FrameFace]] = []
-        for i, frame in enumerate(frames):
-            result = frame
-            info: list[FrameFace] = []
-            for tr in chosen:
-                pts = tr.smoothed.get(i)
-                if pts is None:
-                    continue
-                mean, offset = offsets[tr.number]
-                adjusted = shape.apply_offset(pts, mean, offset)
-                result = self._render(result, src, pts, adjusted, colour[tr.number])
-                x0, y0, x1, y1 = box(pts)
-                info.append(
-                    FrameFace(
-                        track=tr.number,
-                        box=(int(x0), int(y0), int(x1), int(y1)),
-                        landmarks=pts[:, :2].copy(),
-                        swapped=True,
-                        interpolated=i in tr.interpolated,
-                    )
-                )
+
+        def emit(i: int, result: Frame, info: list[FrameFace]) -> None:
             out.append(result)
             per_frame.append(info)
             if on_frame is not None:
                 on_frame(i, result)
             if on_progress is not None:
                 on_progress(n + i + 1, total)
+
+        self._render_frames(frames, _Faces(src, chosen, offsets), emit)
         return SwapOutput(
             frames=out,
             faces=per_frame,
@@ -238,6 +224,66 @@ class ClassicEngine:
             source_faces_found=src.faces_found,
             notes=notes,
         )
+
+    def _render_frames(self, frames: Sequence[Frame], faces: _Faces, emit: Emit) -> None:
+        """Draw every frame on the render threads; ``emit`` gets them in order, on this thread.
+        A few frames are in flight at a time, so memory stays flat and the encoder is fed."""
+        colour = {tr.number: ColourState() for tr in faces.chosen}
+        pending: deque[Future[tuple[Frame, list[FrameFace]]]] = deque()
+        pool = ThreadPoolExecutor(self._render_threads, thread_name_prefix="swapzy-render")
+        try:
+            for i, frame in enumerate(frames):
+                pending.append(pool.submit(self._render_frame, i, frame, faces, colour))
+                if len(pending) > 2 * self._render_threads:
+                    emit(i - len(pending) + 1, *pending.popleft().result())
+            while pending:
+                emit(len(frames) - len(pending), *pending.popleft().result())
+        except BaseException:
+            for state in colour.values():
+                state.abort()
+            for future in pending:
+                future.cancel()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+
+    def _render_frame(
+        self, i: int, frame: Frame, faces: _Faces, colour: dict[int, ColourState]
+    ) -> tuple[Frame, list[FrameFace]]:
+        """Frame ``i`` with every chosen face drawn in (one after the other, as they may
+        overlap). Each track's colour state takes its turn even where nothing is drawn."""
+        try:
+            result = frame
+            info: list[FrameFace] = []
+            for tr in faces.chosen:
+                pts = tr.smoothed.get(i)
+                prepared = None
+                if pts is not None:
+                    mean, offset = faces.offsets[tr.number]
+                    adjusted = shape.apply_offset(pts, mean, offset)
+                    src = faces.src
+                    prepared = prepare_face(
+                        result, src.image, src.points, pts, adjusted, self._topology, self._render
+                    )
+                stats = colour[tr.number].update(i, None if prepared is None else prepared.stats)
+                if prepared is not None and stats is not None:
+                    result = finish_face(result, prepared, stats, self._render)
+                if pts is not None:
+                    x0, y0, x1, y1 = box(pts)
+                    info.append(
+                        FrameFace(
+                            track=tr.number,
+                            box=(int(x0), int(y0), int(x1), int(y1)),
+                            landmarks=pts[:, :2].copy(),
+                            swapped=True,
+                            interpolated=i in tr.interpolated,
+                        )
+                    )
+            return result, info
+        except BaseException:
+            for state in colour.values():
+                state.abort()
+            raise
 
     @staticmethod
     def _select(tracks: list[FaceTrack], faces: FaceSelection) -> list[FaceTrack]:
@@ -268,57 +314,6 @@ class ClassicEngine:
         mean = np.mean(np.stack(list(track.smoothed.values())), axis=0).astype(np.float32)
         offset = shape.identity_offset(src.points[:MESH_POINTS], mean, self._weights)
         return mean, offset
-
-    # --- one face in one frame ------------------------------------------------------------------
-
-    def _render(
-        self, frame: Frame, src: SourceFace, target: F32, adjusted: F32, colour: ColourState
-    ) -> Frame:
-        topo, p = self._topology, self.params
-        fh, fw = frame.shape[:2]
-        x0, y0, x1, y1 = box(target)
-        face_size = float(np.sqrt(max(1.0, (x1 - x0) * (y1 - y0))))
-        m = 0.15 * face_size
-        cx0, cy0 = max(0, int(x0 - m)), max(0, int(y0 - m))
-        cx1, cy1 = min(fw, int(x1 + m) + 1), min(fh, int(y1 + m) + 1)
-        if cx1 - cx0 < 8 or cy1 - cy0 < 8:
-            return frame
-        crop = frame[cy0:cy1, cx0:cx1]
-        hw = (cy1 - cy0, cx1 - cx0)
-        shift = np.array([cx0, cy0, 0], dtype=np.float32)
-        dst = topo.extend(adjusted - shift)
-        tgt = target - shift
-        warped, coverage = blend_warp(src, dst, topo, hw)
-        gap = float(np.linalg.norm(tgt[UPPER_LIP_INNER, :2] - tgt[LOWER_LIP_INNER, :2]))
-        opening = (gap / face_size - p.mouth_open_ratio) / p.mouth_open_ratio
-        mask = blend.face_mask(
-            tgt[topo.oval, :2],
-            tgt[topo.mouth_inner, :2],
-            float(np.clip(opening, 0.0, 1.0)),
-            coverage,
-            face_size,
-            hw,
-        )
-        if float(mask.max()) <= 0:
-            return frame
-        dst_ycc = blend.to_ycc(crop)
-        src_ycc = blend.to_ycc(warped)
-        core = ((mask > 0.5) * 255).astype(np.uint8)
-        stats = colour.update(
-            blend.channel_stats(src_ycc, core), blend.channel_stats(dst_ycc, core)
-        )
-        ycc = blend.transfer_colour(src_ycc, *stats)
-        ycc = blend.match_shading(ycc, dst_ycc, core, face_size / 8, p.shading_strength)
-        merged = blend.multiband_blend(blend.from_ycc(ycc), crop, mask)
-        result = frame.copy()
-        result[cy0:cy1, cx0:cx1] = merged
-        return result
-
-
-def blend_warp(
-    src: SourceFace, dst: F32, topo: FaceTopology, shape_hw: tuple[int, int]
-) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
-    return warp_face(src.image, src.points[:, :2], dst[:, :2], dst[:, 2], topo.triangles, shape_hw)
 
 
 def _frames_window(seconds: float, frame_ms: float) -> int:
