@@ -19,7 +19,16 @@ from tests.jobs.service import REPO, service, to_env
 
 DANA = FakeUser(id=306000000000000006, username="dana")
 DM = Place("dm", channel_id=406000000000000001)
-COMMANDS = ["swap", "swap-template", "help", "pro", "usage", "delete-my-data", "swapzy-settings"]
+COMMANDS = [
+    "swap",
+    "swap-template",
+    "help",
+    "pro",
+    "usage",
+    "web",
+    "delete-my-data",
+    "swapzy-settings",
+]
 
 
 def _swapzy(
