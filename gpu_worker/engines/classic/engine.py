@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from core.errors import FaceNotFound, NoFaceInSource, NoFaceInTarget
+from core.errors import NoFaceInSource, NoFaceInTarget
 from gpu_worker.engines.base import (
     FaceSelection,
     Frame,
@@ -20,7 +20,6 @@ from gpu_worker.engines.base import (
     ModelInfo,
     Progress,
     SwapOutput,
-    Track,
 )
 from gpu_worker.engines.classic import shape
 from gpu_worker.engines.classic.landmarks import (
@@ -38,6 +37,7 @@ from gpu_worker.engines.classic.render import (
     prepare_face,
 )
 from gpu_worker.engines.classic.tracking import FaceTrack, box, build_tracks, smooth_track
+from gpu_worker.engines.selection import select_tracks, selection_notes, summary
 
 F32 = NDArray[np.float32]
 
@@ -200,8 +200,8 @@ class ClassicEngine:
         tracks = build_tracks(detections, max_gap)
         if not tracks:
             raise NoFaceInTarget("No face found in any frame of the GIF/video.")
-        chosen = self._select(tracks, faces)
-        notes = self._notes(src, tracks, chosen, faces)
+        chosen = select_tracks(tracks, faces)
+        notes = selection_notes(src.faces_found, tracks, chosen, faces)
         for tr in chosen:
             smooth_track(tr, max_gap, window, shape_window, self._lips)
         offsets = {tr.number: self._identity_offset(src, tr) for tr in chosen}
@@ -220,7 +220,7 @@ class ClassicEngine:
         return SwapOutput(
             frames=out,
             faces=per_frame,
-            tracks=[_summary(tr, tr in chosen) for tr in tracks],
+            tracks=[summary(tr, tr in chosen) for tr in tracks],
             source_faces_found=src.faces_found,
             notes=notes,
         )
@@ -285,31 +285,6 @@ class ClassicEngine:
                 state.abort()
             raise
 
-    @staticmethod
-    def _select(tracks: list[FaceTrack], faces: FaceSelection) -> list[FaceTrack]:
-        if faces == "all":
-            return list(tracks)
-        if faces == "largest":
-            return [max(tracks, key=lambda tr: tr.total_area())]
-        if not 1 <= faces <= len(tracks):
-            people = "1 face" if len(tracks) == 1 else f"{len(tracks)} faces"
-            raise FaceNotFound(f"The clip has {people}; there is no face number {faces}.")
-        return [tracks[faces - 1]]
-
-    @staticmethod
-    def _notes(
-        src: SourceFace, tracks: list[FaceTrack], chosen: list[FaceTrack], faces: FaceSelection
-    ) -> list[str]:
-        notes = []
-        if src.faces_found > 1:
-            notes.append(f"The photo has {src.faces_found} faces; using the largest one.")
-        if len(tracks) > 1 and faces == "largest":
-            notes.append(
-                f"The clip has {len(tracks)} faces; swapped face {chosen[0].number} (the largest). "
-                "Use --faces all or --faces N to choose."
-            )
-        return notes
-
     def _identity_offset(self, src: SourceFace, track: FaceTrack) -> tuple[F32, F32]:
         mean = np.mean(np.stack(list(track.smoothed.values())), axis=0).astype(np.float32)
         offset = shape.identity_offset(src.points[:MESH_POINTS], mean, self._weights)
@@ -334,14 +309,3 @@ def _neighbours(topo: FaceTopology) -> list[set[int]]:
                 if a != b and a < MESH_POINTS and b < MESH_POINTS:
                     out[a].add(int(b))
     return out
-
-
-def _summary(tr: FaceTrack, selected: bool) -> Track:
-    return Track(
-        number=tr.number,
-        first_frame=tr.first,
-        last_frame=tr.last,
-        frames_seen=len(tr.raw),
-        mean_area=tr.mean_area(),
-        selected=selected,
-    )
