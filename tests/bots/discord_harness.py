@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 from bots.discord.app import RunningBot, running_bot
 from bots.discord.tokens import TOKEN_LIFETIME_S
@@ -15,6 +17,24 @@ from core.storage import build_storage
 from jobs.connect import connect_queue
 from tests.bots.discord_objects import Message
 from tests.bots.fake_discord import FakeDiscord
+from tests.jobs.service import Service, service
+
+
+@contextlib.contextmanager
+def service_for_discord(
+    tmp_path: Path, redis_url: str, sqlite_url: str, fake: FakeDiscord, **values: Any
+) -> Iterator[Service]:
+    """A service (classic engine, database migrated) whose bot talks to the fake Discord."""
+    with service(
+        tmp_path,
+        redis_url,
+        sqlite_url,
+        engine="classic",
+        discord_token=fake.token,
+        discord_api_url=fake.api_url,
+        **values,
+    ) as svc:
+        yield svc
 
 
 @contextlib.asynccontextmanager

@@ -16,12 +16,12 @@ from PIL import Image
 from bots.discord import texts
 from core.config import MediaLimits
 from gpu_worker.media import load_clip
-from tests.bots.discord_harness import answer, discord_bot, followup, shows
+from tests.bots.discord_harness import answer, discord_bot, followup, service_for_discord, shows
 from tests.bots.discord_objects import FakeUser, Place
 from tests.bots.discord_payloads import button_click, slash_command
 from tests.bots.fake_discord import FakeDiscord
 from tests.conftest import SampleFiles
-from tests.jobs.service import Service, service
+from tests.jobs.service import Service
 
 ALICE = FakeUser(id=301000000000000001, username="alice")
 SERVER = Place.guild(channel_id=401000000000000001, guild_id=501000000000000001)
@@ -43,14 +43,7 @@ def media(tmp_path: Path, sample_files: SampleFiles) -> dict[str, bytes]:
 def discord_service(
     tmp_path: Path, redis_url: str, sqlite_url: str, fake_discord: FakeDiscord
 ) -> Iterator[Service]:
-    with service(
-        tmp_path,
-        redis_url,
-        sqlite_url,
-        engine="classic",
-        discord_token=fake_discord.token,
-        discord_api_url=fake_discord.api_url,
-    ) as svc:
+    with service_for_discord(tmp_path, redis_url, sqlite_url, fake_discord) as svc:
         svc.start_worker()
         yield svc
 

@@ -16,12 +16,12 @@ from core.db.models import Channel
 from core.db.session import Database
 from core.login_links import redeem_login_token
 from jobs.accounts import user_for
-from tests.bots.discord_harness import answer, discord_bot, followup, shows
+from tests.bots.discord_harness import answer, discord_bot, followup, service_for_discord, shows
 from tests.bots.discord_objects import FakeUser, Message, Place
 from tests.bots.discord_payloads import button_click, modal_submit, slash_command
 from tests.bots.fake_discord import FakeDiscord
 from tests.conftest import SampleFiles
-from tests.jobs.service import Service, service
+from tests.jobs.service import Service
 
 CARA = FakeUser(id=303000000000000003, username="cara")
 ADMIN = FakeUser(id=304000000000000004, username="boss")
@@ -35,14 +35,9 @@ DM = Place("dm", channel_id=405000000000000001)
 def svc(
     tmp_path: Path, redis_url: str, sqlite_url: str, fake_discord: FakeDiscord
 ) -> Iterator[Service]:
-    with service(
-        tmp_path,
-        redis_url,
-        sqlite_url,
-        engine="classic",
-        discord_token=fake_discord.token,
-        discord_api_url=fake_discord.api_url,
-        stripe_payment_links={"pro": "https://buy.stripe.test/pro"},
+    links = {"pro": "https://buy.stripe.test/pro"}
+    with service_for_discord(
+        tmp_path, redis_url, sqlite_url, fake_discord, stripe_payment_links=links
     ) as running:
         yield running
 

@@ -11,12 +11,12 @@ import pytest
 
 from bots.discord import texts
 from bots.discord.delivery import DiscordNotifier
-from tests.bots.discord_harness import answer, discord_bot, shows
+from tests.bots.discord_harness import answer, discord_bot, service_for_discord, shows
 from tests.bots.discord_objects import FakeUser, Message, Place
 from tests.bots.discord_payloads import button_click, slash_command
 from tests.bots.fake_discord import FakeDiscord
 from tests.conftest import SampleFiles
-from tests.jobs.service import Service, service
+from tests.jobs.service import Service
 
 BOB = FakeUser(id=302000000000000002, username="bob")
 CARL = FakeUser(id=302000000000000003, username="carl")
@@ -30,14 +30,7 @@ ELSEWHERE = Place.guild(
 def svc(
     tmp_path: Path, redis_url: str, sqlite_url: str, fake_discord: FakeDiscord
 ) -> Iterator[Service]:
-    with service(
-        tmp_path,
-        redis_url,
-        sqlite_url,
-        engine="classic",
-        discord_token=fake_discord.token,
-        discord_api_url=fake_discord.api_url,
-    ) as running:
+    with service_for_discord(tmp_path, redis_url, sqlite_url, fake_discord) as running:
         yield running
 
 
