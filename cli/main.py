@@ -107,12 +107,16 @@ def swap(
     # no garbage cycles worth ~50 ms a run; bench/README.md).
     gc.disable()
     try:
+        from cli.native_log import native_stderr_silenced
         from cli.swap_command import run_swap
 
         settings = load_settings()
         selection = parse_faces(faces)
         try:
-            run_swap(settings, target, source, output, selection, engine, show_progress=not quiet)
+            with native_stderr_silenced():
+                run_swap(
+                    settings, target, source, output, selection, engine, show_progress=not quiet
+                )
         except typer.Exit:
             raise
         except BaseException:  # every failure becomes one clear line
@@ -130,6 +134,7 @@ def demo(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Swap the built-in sample (public-domain portraits shipped with our dependencies)."""
+    from cli.native_log import native_stderr_silenced
     from cli.swap_command import run_swap
     from gpu_worker.media.samples import write_sample_files
 
@@ -137,9 +142,16 @@ def demo(
     try:
         target, source = write_sample_files(output.parent / "sample-inputs")
         typer.echo(f"Sample GIF: {target}\nSample face: {source}", err=True)
-        run_swap(
-            settings, target, source, output, "largest", settings.engine, show_progress=not quiet
-        )
+        with native_stderr_silenced():
+            run_swap(
+                settings,
+                target,
+                source,
+                output,
+                "largest",
+                settings.engine,
+                show_progress=not quiet,
+            )
     except typer.Exit:
         raise
     except BaseException:

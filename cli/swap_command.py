@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -39,9 +40,9 @@ def run_swap(
     *,
     show_progress: bool = True,
 ) -> SwapReport:
-    # The engine silences native logging on fd 2 while models run; the display writes to a
-    # duplicate of it so progress keeps showing.
-    with os.fdopen(os.dup(2), "w", buffering=1) as display:
+    # The display writes to a duplicate of stderr: fd 2 itself may be pointed at /dev/null
+    # meanwhile (the models' native logging; cli/native_log.py).
+    with os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1) as display:
         return _run_swap(
             Console(file=display),
             settings,
