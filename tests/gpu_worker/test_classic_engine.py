@@ -256,6 +256,18 @@ def test_photo_without_a_face(
         engine.swap(photo(), sample_clip.frames)
 
 
+def test_photo_without_a_face_stops_the_clip_pass_early(
+    engine: ClassicEngine, sample_clip: Clip
+) -> None:
+    """The photo is searched beside the clip's landmark pass; its failure ends that pass
+    instead of leaving the user to wait for every frame first."""
+    frames = list(sample_clip.frames) * 10
+    done: list[int] = []
+    with pytest.raises(NoFaceInSource):
+        engine.swap(coffee(), frames, on_progress=lambda d, _: done.append(d))
+    assert max(done, default=0) < len(frames) // 2, f"{max(done)} of {len(frames)} frames"
+
+
 def test_clip_without_a_face(engine: ClassicEngine, sample_face: U8) -> None:
     frame = np.asarray(cv2.resize(coffee(), (320, 240), interpolation=cv2.INTER_AREA), np.uint8)
     with pytest.raises(NoFaceInTarget):

@@ -157,23 +157,59 @@ class ClassicEngine:
             faces_found=len(found),
         )
 
-    def _detect_clip(
-        self, frames: Sequence[Frame], on_progress: Progress | None
-    ) -> list[list[F32]]:
-        """Landmarks per frame. The tracker is sized to the most faces seen in sampled frames,
-        so mediapipe can track instead of re-detecting every frame."""
+    def _count_faces(self, frames: Sequence[Frame]) -> int:
+        """How many faces the clip's tracker follows: the most seen in 8 sampled frames (one
+        more where there are several, for someone who walks in), at most ``max_faces``."""
         step = max(1, len(frames) // 8)
         counts = [len(self._near_detector.detect(frames[i])) for i in range(0, len(frames), step)]
-        wanted = max(1, min(self._max_faces, max(counts) + (1 if max(counts) > 1 else 0)))
-        mesh = self._video.get(wanted)
+        return max(1, min(self._max_faces, max(counts) + (1 if max(counts) > 1 else 0)))
+
+    def _video_mesh(self, faces: int) -> FaceMesh:
+        mesh = self._video.get(faces)
         if mesh is None:
-            mesh = self._video[wanted] = FaceMesh(video=True, max_faces=wanted)
+            mesh = self._video[faces] = FaceMesh(video=True, max_faces=faces)
         mesh.reset()
-        detections = []
-        for i, frame in enumerate(frames):
-            detections.append(mesh.detect(frame))
-            if on_progress is not None:
-                on_progress(i + 1, 2 * len(frames))
+        return mesh
+
+    def _detect_clip(
+        self,
+        frames: Sequence[Frame],
+        counting: Future[int],
+        preparing: Future[SourceFace],
+        on_progress: Progress | None,
+    ) -> list[list[F32]]:
+        """Landmarks per frame, in frame order (mediapipe's video mode tracks each face from
+        the frame before, so it need not detect it again).
+
+        The tracker is sized by ``_count_faces``, which runs meanwhile on the side thread
+        (``counting``): until its answer the one-face tracker runs, as nearly every clip
+        needs, and a clip with more faces starts over with a bigger one. It stops early
+        when the photo turns out to have no face (``preparing`` failed).
+        """
+        shown = 0
+
+        def track(mesh: FaceMesh, give_up: Callable[[], bool]) -> list[list[F32]]:
+            nonlocal shown
+            found: list[list[F32]] = []
+            for frame in frames:
+                if give_up():
+                    break
+                found.append(mesh.detect(frame))
+                if on_progress is not None and len(found) > shown:
+                    shown = len(found)
+                    on_progress(shown, 2 * len(frames))
+            return found
+
+        def photo_failed() -> bool:
+            return preparing.done() and preparing.exception() is not None
+
+        def more_faces() -> bool:
+            return photo_failed() or (counting.done() and counting.result() != 1)
+
+        detections = track(self._video_mesh(1), more_faces)
+        wanted = counting.result()
+        if wanted != 1 and not photo_failed():
+            detections = track(self._video_mesh(wanted), photo_failed)
         return detections
 
     # --- clip -------------------------------------------------------------------------------
@@ -188,10 +224,15 @@ class ClassicEngine:
         durations_ms: Sequence[float] | None = None,
         on_frame: FrameSink | None = None,
     ) -> SwapOutput:
-        src = self.prepare_source(source)
         n = len(frames)
         total = 2 * n
-        detections = self._detect_clip(frames, on_progress)
+        # The photo's face and the count of faces to track are found on a side thread while
+        # the clip's landmarks are (mediapipe lets go of the GIL; each graph has one user).
+        with ThreadPoolExecutor(1, thread_name_prefix="swapzy-source") as side:
+            counting = side.submit(self._count_faces, frames)
+            preparing = side.submit(self.prepare_source, source)
+            detections = self._detect_clip(frames, counting, preparing, on_progress)
+            src = preparing.result()
         frame_ms = float(np.median(durations_ms)) if durations_ms else 80.0
         frame_ms = frame_ms if frame_ms > 0 else 80.0
         max_gap = max(1, round(self.params.max_gap_s * 1000 / frame_ms))
