@@ -87,24 +87,39 @@ def encode_gif(clip: Clip, on_progress: Progress | None = None) -> bytes:
         out.write(b"\x21\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", clip.loop) + b"\x00")
     delays = _cumulative_round(clip.durations_ms, 10.0)
     lookup = ColourLookup()
+    previous: tuple[U8, U8 | None, tuple[U8, U8]] | None = None
     for i, frame in enumerate(clip.frames):
         alpha = clip.alpha[i] if clip.alpha is not None else None
         hint = clip.palettes[i] if clip.palettes is not None else None
-        out.write(_gif_frame(frame, alpha, delays[i], hint, lookup))
+        # A frame that repeats the one before (a held picture) is written with the same
+        # palette and indices, so it decodes to the same pixels, not a re-quantised copy.
+        if previous is not None and _same(previous[0], frame) and _same(previous[1], alpha):
+            coded = previous[2]
+        else:
+            coded = gif_palette_indices(frame, hint, 255 if _transparent(alpha) else 256, lookup)
+        previous = (frame, alpha, coded)
+        out.write(_gif_frame(coded, alpha, delays[i]))
         if on_progress is not None:
             on_progress(i + 1, len(clip))
     out.write(b";")
     return out.getvalue()
 
 
-def _gif_frame(
-    frame: U8, alpha: U8 | None, delay_cs: int, hint: U8 | None, lookup: ColourLookup
-) -> bytes:
+def _same(a: U8 | None, b: U8 | None) -> bool:
+    return a is b or (a is not None and b is not None and np.array_equal(a, b))
+
+
+def _transparent(alpha: U8 | None) -> bool:
+    return alpha is not None and bool((alpha < 128).any())
+
+
+def _gif_frame(coded: tuple[U8, U8], alpha: U8 | None, delay_cs: int) -> bytes:
     """GCE + image descriptor with a local palette + LZW data for one frame."""
-    transparent = alpha is not None and bool((alpha < 128).any())
-    palette, indices = gif_palette_indices(frame, hint, 255 if transparent else 256, lookup)
+    palette, indices = coded
+    transparent = _transparent(alpha)
     if transparent:
         assert alpha is not None
+        indices = indices.copy()
         indices[alpha < 128] = 255
     pal_img = Image.fromarray(indices, "P")
     pal_img.putpalette(palette.reshape(-1).tolist() + [0] * (768 - palette.size))

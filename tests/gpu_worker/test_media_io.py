@@ -113,6 +113,21 @@ def test_identical_consecutive_frames_are_not_merged(tmp_path: Path, ext: str) -
 # --- pixels ---------------------------------------------------------------------------------
 
 
+def test_a_repeated_frame_decodes_as_the_same_picture_in_gif(
+    tmp_path: Path, sample_files: SampleFiles
+) -> None:
+    """A held picture (the swap repeats it) is written with the same palette, even where the
+    input frames it stands for had different palettes: no re-quantised copy that flickers."""
+    clip = load_clip(sample_files.target, LIMITS)
+    edited = clip.frames[0].copy()
+    edited[100:140, 140:180] = gradient(40, 40)  # colours no input palette has
+    frames = [edited, edited, edited.copy(), *clip.frames[3:]]
+    back = through(clip.with_frames(frames), tmp_path / "held.gif")
+    assert np.array_equal(back.frames[0], back.frames[1])
+    assert np.array_equal(back.frames[0], back.frames[2])
+    assert mean_abs_diff(back.frames[0], edited) < 2
+
+
 def test_gif_to_gif_with_unchanged_pixels_is_bit_exact(
     tmp_path: Path, sample_files: SampleFiles
 ) -> None:
