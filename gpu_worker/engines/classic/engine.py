@@ -22,6 +22,7 @@ from gpu_worker.engines.base import (
     SwapOutput,
 )
 from gpu_worker.engines.classic import shape
+from gpu_worker.engines.classic.holds import Drawn, Holds
 from gpu_worker.engines.classic.landmarks import (
     FACE_DETECTION_MODEL,
     FACE_MESH_MODEL,
@@ -65,7 +66,7 @@ class _Faces:
     offsets: dict[int, tuple[F32, F32]]
 
 
-Emit = Callable[[int, Frame, list[FrameFace]], None]
+Emit = Callable[[int, Drawn], None]
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,7 @@ class ClassicEngine:
         counting: Future[int],
         preparing: Future[SourceFace],
         on_progress: Progress | None,
+        total: int,
     ) -> list[list[F32]]:
         """Landmarks per frame, in frame order (mediapipe's video mode tracks each face from
         the frame before, so it need not detect it again).
@@ -197,7 +199,7 @@ class ClassicEngine:
                 found.append(mesh.detect(frame))
                 if on_progress is not None and len(found) > shown:
                     shown = len(found)
-                    on_progress(shown, 2 * len(frames))
+                    on_progress(shown, total)
             return found
 
         def photo_failed() -> bool:
@@ -225,26 +227,33 @@ class ClassicEngine:
         on_frame: FrameSink | None = None,
     ) -> SwapOutput:
         n = len(frames)
-        total = 2 * n
+        holds = Holds.of(frames, durations_ms)
+        pictures = [frames[k] for k in holds.keys]  # each picture once (holds.py)
+        total = len(pictures) + n
         # The photo's face and the count of faces to track are found on a side thread while
         # the clip's landmarks are (mediapipe lets go of the GIL; each graph has one user).
         with ThreadPoolExecutor(1, thread_name_prefix="swapzy-source") as side:
-            counting = side.submit(self._count_faces, frames)
+            counting = side.submit(self._count_faces, pictures)
             preparing = side.submit(self.prepare_source, source)
-            detections = self._detect_clip(frames, counting, preparing, on_progress)
+            detections = self._detect_clip(pictures, counting, preparing, on_progress, total)
             src = preparing.result()
-        frame_ms = float(np.median(durations_ms)) if durations_ms else 80.0
+        frame_ms = float(np.median(holds.durations_ms)) if holds.durations_ms else 80.0
         frame_ms = frame_ms if frame_ms > 0 else 80.0
         max_gap = max(1, round(self.params.max_gap_s * 1000 / frame_ms))
         window = _frames_window(self.params.smooth_window_s, frame_ms)
         shape_window = _frames_window(self.params.shape_window_s, frame_ms)
-        tracks = build_tracks(detections, max_gap)
-        if not tracks:
+        found = build_tracks(detections, max_gap)
+        if not found:
             raise NoFaceInTarget("No face found in any frame of the GIF/video.")
-        chosen = select_tracks(tracks, faces)
-        notes = selection_notes(src.faces_found, tracks, chosen, faces)
-        for tr in chosen:
-            smooth_track(tr, max_gap, window, shape_window, self._lips)
+        picked = {tr.number for tr in select_tracks(found, faces)}
+        for tr in found:
+            if tr.number in picked:
+                smooth_track(tr, max_gap, window, shape_window, self._lips)
+        tracks = [holds.expand(tr) for tr in found]  # over every frame, for the report
+        notes = selection_notes(
+            src.faces_found, tracks, [tr for tr in tracks if tr.number in picked], faces
+        )
+        chosen = [tr for tr in found if tr.number in picked]  # over the pictures, to draw
         offsets = {tr.number: self._identity_offset(src, tr) for tr in chosen}
         out: list[Frame] = []
         per_frame: list[list[FrameFace]] = []
@@ -255,13 +264,18 @@ class ClassicEngine:
             if on_frame is not None:
                 on_frame(i, result)
             if on_progress is not None:
-                on_progress(n + i + 1, total)
+                on_progress(len(pictures) + i + 1, total)
 
-        self._render_frames(frames, _Faces(src, chosen, offsets), emit)
+        def emit_picture(p: int, drawn: Drawn) -> None:
+            """Picture ``p`` drawn: its frame and the frames that hold it show it alike."""
+            for i in holds.frames_of(p):
+                emit(i, drawn.frame, drawn.info)
+
+        self._render_frames(pictures, _Faces(src, chosen, offsets), emit_picture)
         return SwapOutput(
             frames=out,
             faces=per_frame,
-            tracks=[summary(tr, tr in chosen) for tr in tracks],
+            tracks=[summary(tr, tr.number in picked) for tr in tracks],
             source_faces_found=src.faces_found,
             notes=notes,
         )
@@ -270,15 +284,15 @@ class ClassicEngine:
         """Draw every frame on the render threads; ``emit`` gets them in order, on this thread.
         A few frames are in flight at a time, so memory stays flat and the encoder is fed."""
         colour = {tr.number: ColourState() for tr in faces.chosen}
-        pending: deque[Future[tuple[Frame, list[FrameFace]]]] = deque()
+        pending: deque[Future[Drawn]] = deque()
         pool = ThreadPoolExecutor(self._render_threads, thread_name_prefix="swapzy-render")
         try:
             for i, frame in enumerate(frames):
                 pending.append(pool.submit(self._render_frame, i, frame, faces, colour))
                 if len(pending) > 2 * self._render_threads:
-                    emit(i - len(pending) + 1, *pending.popleft().result())
+                    emit(i - len(pending) + 1, pending.popleft().result())
             while pending:
-                emit(len(frames) - len(pending), *pending.popleft().result())
+                emit(len(frames) - len(pending), pending.popleft().result())
         except BaseException:
             for state in colour.values():
                 state.abort()
@@ -290,7 +304,7 @@ class ClassicEngine:
 
     def _render_frame(
         self, i: int, frame: Frame, faces: _Faces, colour: dict[int, ColourState]
-    ) -> tuple[Frame, list[FrameFace]]:
+    ) -> Drawn:
         """Frame ``i`` with every chosen face drawn in (one after the other, as they may
         overlap). Each track's colour state takes its turn even where nothing is drawn."""
         try:
@@ -320,7 +334,7 @@ class ClassicEngine:
                             interpolated=i in tr.interpolated,
                         )
                     )
-            return result, info
+            return Drawn(result, info)
         except BaseException:
             for state in colour.values():
                 state.abort()
