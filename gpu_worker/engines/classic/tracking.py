@@ -106,10 +106,13 @@ def smooth_track(
         span = list(range(run[0], run[-1] + 1))
         known = np.array(run)
         data = np.stack([track.raw[t] for t in run])  # (n, 468, 3)
-        filled = np.empty((len(span), *data.shape[1:]), dtype=np.float32)
-        flat = data.reshape(len(run), -1)
-        for j in range(flat.shape[1]):
-            filled.reshape(len(span), -1)[:, j] = np.interp(span, known, flat[:, j])
+        if len(run) == len(span):  # no gap: nothing to fill in (most runs)
+            filled = data.astype(np.float32, copy=True)
+        else:
+            filled = np.empty((len(span), *data.shape[1:]), dtype=np.float32)
+            flat = data.reshape(len(run), -1)
+            for j in range(flat.shape[1]):
+                filled.reshape(len(span), -1)[:, j] = np.interp(span, known, flat[:, j])
         track.interpolated.update(t for t in span if t not in track.raw)
         if len(span) >= 5:
             filled = smooth_pose_and_shape(filled, window, shape_window, mobile)
