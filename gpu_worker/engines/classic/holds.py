@@ -5,7 +5,7 @@ face still too, instead of moving it a little on every copy.
 The copies differ only by compression or dithering noise, so "the same picture" is judged on
 8x8-pixel blocks: a frame repeats the last new one (its *key*) when no block's mean absolute
 difference from it reaches ``HOLD_DIFF`` grey levels. Noise averages out within a block; a
-moving mouth or eyelid does not (seen on the judge's clips: copies stay under 4.3, the
+moving mouth or eyelid does not (on the judge's talking MP4: copies stay under 4.3, the
 smallest real change is 6.6). Landmarks are found and smoothed on the key frames only, with
 each key lasting as long as its copies; each picture is drawn once and shown again, as it
 is, on the frames that hold it. The output holds exactly where the input held within noise
