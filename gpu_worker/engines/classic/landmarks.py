@@ -7,6 +7,7 @@ import contextlib
 import importlib.util
 import os
 import sys
+import threading
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -38,27 +39,50 @@ Landmarks = NDArray[np.float32]  # (468, 3): x, y in pixels; z in pixels, smalle
 Box = tuple[float, float, float, float]
 
 
-@contextlib.contextmanager
-def quiet_native_stderr() -> Iterator[None]:
+class _QuietStderr:
     """Silence the C++ logging (glog / TFLite INFO lines) that mediapipe writes to fd 2.
+
+    fd 2 belongs to the whole process and several threads call mediapipe at once (the clip's
+    landmark spans, the photo beside them), so this is one object for the process: the first
+    caller in points fd 2 at /dev/null, the last one out puts it back. (Each caller saving and
+    restoring fd 2 on its own left it at /dev/null for good when two calls overlapped.)
 
     Python-level output meant for the user must not go through fd 2 meanwhile: the CLI's
     progress display writes to a duplicate of it.
     """
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        sys.stderr.flush()
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved = -1
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth == 0:
+                try:
+                    saved = os.dup(2)
+                except OSError:
+                    saved = -1
+                if saved >= 0:
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    sys.stderr.flush()
+                    os.dup2(devnull, 2)
+                    os.close(devnull)
+                self._saved = saved
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._saved >= 0:
+                    os.dup2(self._saved, 2)
+                    os.close(self._saved)
+                    self._saved = -1
+
+
+quiet_native_stderr = _QuietStderr()
 
 
 def light_mediapipe_import() -> None:
