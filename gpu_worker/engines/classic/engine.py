@@ -23,6 +23,7 @@ from gpu_worker.engines.base import (
 )
 from gpu_worker.engines.classic import shape
 from gpu_worker.engines.classic.holds import Drawn, Holds
+from gpu_worker.engines.classic.landmark_pass import LandmarkPass
 from gpu_worker.engines.classic.landmarks import (
     FACE_DETECTION_MODEL,
     FACE_MESH_MODEL,
@@ -84,7 +85,12 @@ class ClassicEngine:
     models: tuple[ModelInfo, ...] = (FACE_DETECTION_MODEL, FACE_MESH_MODEL)
 
     def __init__(
-        self, *, max_faces: int = 4, params: ClassicParams | None = None, render_threads: int = 2
+        self,
+        *,
+        max_faces: int = 4,
+        params: ClassicParams | None = None,
+        render_threads: int = 2,
+        landmark_spans: int = 2,
     ) -> None:
         self.params = params or ClassicParams()
         self._render = RenderParams(self.params.shading_strength, self.params.mouth_open_ratio)
@@ -96,7 +102,9 @@ class ClassicEngine:
         cv2.setNumThreads(1)
         self._topology: FaceTopology = build_topology()
         self._max_faces = max_faces
-        self._video: dict[int, FaceMesh] = {1: FaceMesh(video=True, max_faces=1)}
+        # The clip's landmarks, in up to this many spans at once (landmark_pass.py).
+        self._landmarks = LandmarkPass(landmark_spans)
+        self._landmarks.warm()
         self._photo = FaceMesh(video=False, max_faces=5)
         self._near_detector = FaceDetector(full_range=False)
         # Only group photos with small faces need it: built on first use (~25 ms of start-up).
@@ -108,8 +116,7 @@ class ClassicEngine:
         )
 
     def close(self) -> None:
-        for mesh in self._video.values():
-            mesh.close()
+        self._landmarks.close()
         self._photo.close()
         self._near_detector.close()
         if self._far_detector is not None:
@@ -161,18 +168,12 @@ class ClassicEngine:
         )
 
     def _count_faces(self, frames: Sequence[Frame]) -> int:
-        """How many faces the clip's tracker follows: the most seen in 8 sampled frames (one
-        more where there are several, for someone who walks in), at most ``max_faces``."""
+        """How many faces the clip's tracker follows: the most seen in 8 sampled frames, at
+        most ``max_faces``. (Not one more for someone who might walk in: a tracker with a
+        free place runs the detector on every frame, 2x the three-person clip's time.)"""
         step = max(1, len(frames) // 8)
         counts = [len(self._near_detector.detect(frames[i])) for i in range(0, len(frames), step)]
-        return max(1, min(self._max_faces, max(counts) + (1 if max(counts) > 1 else 0)))
-
-    def _video_mesh(self, faces: int) -> FaceMesh:
-        mesh = self._video.get(faces)
-        if mesh is None:
-            mesh = self._video[faces] = FaceMesh(video=True, max_faces=faces)
-        mesh.reset()
-        return mesh
+        return max(1, min(self._max_faces, max(counts)))
 
     def _detect_clip(
         self,
@@ -182,8 +183,7 @@ class ClassicEngine:
         on_progress: Progress | None,
         total: int,
     ) -> list[list[F32]]:
-        """Landmarks per frame, in frame order (mediapipe's video mode tracks each face from
-        the frame before, so it need not detect it again).
+        """Landmarks per frame, in frame order (landmark_pass.py).
 
         The tracker is sized by ``_count_faces``, which runs meanwhile on the side thread
         (``counting``): until its answer the one-face tracker runs, as nearly every clip
@@ -192,17 +192,11 @@ class ClassicEngine:
         """
         shown = 0
 
-        def track(mesh: FaceMesh, give_up: Callable[[], bool]) -> list[list[F32]]:
+        def show(done: int) -> None:
             nonlocal shown
-            found: list[list[F32]] = []
-            for frame in frames:
-                if give_up():
-                    break
-                found.append(mesh.detect(frame))
-                if on_progress is not None and len(found) > shown:
-                    shown = len(found)
-                    on_progress(shown, total)
-            return found
+            if on_progress is not None and done > shown:
+                shown = done
+                on_progress(shown, total)
 
         def photo_failed() -> bool:
             return preparing.done() and preparing.exception() is not None
@@ -210,11 +204,11 @@ class ClassicEngine:
         def more_faces() -> bool:
             return photo_failed() or (counting.done() and counting.result() != 1)
 
-        detections = track(self._video_mesh(1), more_faces)
+        detections = self._landmarks.track(frames, 1, more_faces, show)
         wanted = counting.result()
-        if wanted != 1 and not photo_failed():
-            detections = track(self._video_mesh(wanted), photo_failed)
-        return detections
+        if (detections is None or wanted != 1) and not photo_failed():
+            detections = self._landmarks.track(frames, wanted, photo_failed, show)
+        return detections or []
 
     # --- clip -------------------------------------------------------------------------------
 
