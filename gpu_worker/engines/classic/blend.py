@@ -71,7 +71,12 @@ def transfer_colour(
     """Move the source face's YCrCb mean and spread onto the target face's."""
     (ms, ss), (mt, st) = src_stats, dst_stats
     gain = np.clip(st / ss, 1 / max_gain, max_gain).astype(np.float32)
-    return (src_ycc.astype(np.float32) - ms) * gain + mt
+    # (src - ms) * gain + mt per channel, as one 3x4 matrix (numpy's broadcast over a last
+    # axis of 3 took 15x as long).
+    affine = np.zeros((3, 4), dtype=np.float32)
+    affine[[0, 1, 2], [0, 1, 2]] = gain
+    affine[:, 3] = mt - ms * gain
+    return np.asarray(cv2.transform(src_ycc.astype(np.float32), affine), dtype=np.float32)
 
 
 def match_shading(src_ycc: F32, dst_ycc: U8, weight: U8, sigma: float, strength: float) -> F32:
@@ -95,27 +100,28 @@ def match_shading(src_ycc: F32, dst_ycc: U8, weight: U8, sigma: float, strength:
 
 
 def multiband_blend(fg: U8, bg: U8, mask: F32, levels: int = 4) -> U8:
-    """Laplacian-pyramid blend: wide transitions for low frequencies, sharp for detail."""
+    """Laplacian-pyramid blend: wide transitions for low frequencies, sharp for detail.
+
+    Blending each level, ``L(fg) m + L(bg) (1 - m)``, is ``L(bg) + L(fg - bg) m``, and the
+    pyramid of ``bg`` alone collapses back to ``bg``: so only the difference and the mask
+    are taken apart, half the work.
+    """
     h, w = mask.shape
     levels = max(1, min(levels, int(np.log2(max(8, min(h, w)))) - 2))
-    a = fg.astype(np.float32)
-    b = bg.astype(np.float32)
-    m = mask.astype(np.float32)
-    ga, gb, gm = [a], [b], [m]
+    gd = [np.asarray(cv2.subtract(fg, bg, dtype=cv2.CV_32F), dtype=np.float32)]
+    gm = [np.asarray(cv2.cvtColor(mask.astype(np.float32), cv2.COLOR_GRAY2RGB), np.float32)]
     for _ in range(levels):
-        ga.append(np.asarray(cv2.pyrDown(ga[-1]), dtype=np.float32))
-        gb.append(np.asarray(cv2.pyrDown(gb[-1]), dtype=np.float32))
+        gd.append(np.asarray(cv2.pyrDown(gd[-1]), dtype=np.float32))
         gm.append(np.asarray(cv2.pyrDown(gm[-1]), dtype=np.float32))
-    out = np.asarray(ga[-1] * gm[-1][..., None] + gb[-1] * (1 - gm[-1][..., None]), np.float32)
+    out = np.asarray(cv2.multiply(gd[-1], gm[-1]), dtype=np.float32)
     for i in range(levels - 1, -1, -1):
-        size = (ga[i].shape[1], ga[i].shape[0])
-        la = ga[i] - cv2.pyrUp(ga[i + 1], dstsize=size)
-        lb = gb[i] - cv2.pyrUp(gb[i + 1], dstsize=size)
-        mi = gm[i][..., None]
-        up = np.asarray(cv2.pyrUp(out, dstsize=size), dtype=np.float32)
-        out = np.asarray(up + la * mi + lb * (1 - mi), dtype=np.float32)
+        size = (gd[i].shape[1], gd[i].shape[0])
+        detail = cv2.subtract(gd[i], cv2.pyrUp(gd[i + 1], dstsize=size))
+        out = np.asarray(
+            cv2.add(cv2.pyrUp(out, dstsize=size), cv2.multiply(detail, gm[i])), np.float32
+        )
+    merged = np.asarray(cv2.add(out, bg, dtype=cv2.CV_8U), dtype=np.uint8)  # rounds, saturates
     # Outside the mask the result must be the background exactly.
-    outside = mask <= 0
-    res = np.clip(out + 0.5, 0, 255).astype(np.uint8)
-    res[outside] = bg[outside]
+    res = bg.copy()
+    cv2.copyTo(merged, (mask > 0).astype(np.uint8), res)
     return res
