@@ -1,5 +1,7 @@
 """The clip's landmark pass runs in several spans at once: every frame is landmarked once, in
-order, the cut between spans does not show, and progress reaches the caller's own thread."""
+order, the cut between spans does not show, and progress reaches the caller's own thread.
+With landmarks on every other picture, a face is still drawn from its first frame to its
+last."""
 
 from __future__ import annotations
 
@@ -9,8 +11,18 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from gpu_worker.engines.classic.landmark_pass import LEAD_IN, MIN_SPAN, LandmarkPass, spans
+from gpu_worker.engines.base import SwapOutput
+from gpu_worker.engines.classic.engine import ClassicEngine, ClassicParams
+from gpu_worker.engines.classic.landmark_pass import (
+    LEAD_IN,
+    MIN_SPAN,
+    LandmarkPass,
+    look_between,
+    spans,
+)
 from gpu_worker.media.clip import Clip
+from tests.gpu_worker.test_classic_engine import FACE_CHANGED, region_diff
+from tests.media_files import U8, gradient
 
 # Mean distance (px, 320x240 frames) between a frame's landmarks found in a span of its own
 # and in one pass over the whole clip: at worst 0.10 px on the sample (0.89 px without a
@@ -92,3 +104,70 @@ def test_a_failing_progress_callback_stops_the_spans_and_reaches_the_caller(
     # the graphs are free again: the next clip runs as usual
     again = two.track(sample_clip.frames, 1, lambda: False, lambda done: None)
     assert again is not None and len(again) == len(sample_clip)
+
+
+# --- landmarks on every other picture ------------------------------------------------------------
+
+
+def face_at(x: float, y: float, size: float = 40.0) -> np.ndarray:
+    """Stand-in landmarks: a square of points (only their box matters here)."""
+    pts = np.zeros((468, 3), dtype=np.float32)
+    pts[:, 0] = x + size * (np.arange(468) % 2)
+    pts[:, 1] = y + size * (np.arange(468) // 2 % 2)
+    return pts
+
+
+def test_pictures_between_looked_ones_are_looked_at_where_the_faces_change() -> None:
+    a, b = face_at(10, 10), face_at(200, 10)
+    detections: list[list[np.ndarray]] = [[a], [], [a], [], [a, b], [], [a, b], [], [b]]
+    looked = [0, 2, 4, 6, 8]
+    asked: list[int] = []
+
+    def look(i: int) -> list[np.ndarray]:
+        asked.append(i)
+        return [a, b]
+
+    assert look_between(detections, looked, look) == [3, 7]  # b comes at 3, a goes at 7
+    assert asked == [3, 7]
+    assert detections[1] == [] and len(detections[3]) == 2
+
+
+def test_a_face_moving_within_its_box_needs_no_extra_look() -> None:
+    detections = [[face_at(10, 10)], [], [face_at(14, 12)]]
+    assert look_between(detections, [0, 2], lambda i: []) == []
+
+
+@pytest.fixture(scope="module")
+def every_other() -> Iterator[ClassicEngine]:
+    engine = ClassicEngine(params=ClassicParams(landmark_step=2))
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+def test_every_frame_is_swapped_with_landmarks_on_every_other_picture(
+    every_other: ClassicEngine, sample_clip: Clip, sample_face: U8
+) -> None:
+    out: SwapOutput = every_other.swap(
+        sample_face, sample_clip.frames, durations_ms=sample_clip.durations_ms
+    )
+    assert out.frames_swapped == len(sample_clip)
+    for i, (a, b) in enumerate(zip(sample_clip.frames, out.frames, strict=True)):
+        assert len(out.faces[i]) == 1, f"frame {i}"
+        assert region_diff(a, b, out.faces[i][0].box) > FACE_CHANGED, f"frame {i}"
+    interpolated = [i for i, faces in enumerate(out.faces) if faces[0].interpolated]
+    assert 0 < len(interpolated) < len(sample_clip)
+
+
+def test_a_face_that_appears_between_looked_pictures_is_drawn_from_its_first_frame(
+    every_other: ClassicEngine, sample_clip: Clip, sample_face: U8
+) -> None:
+    # five frames without a face, then the sample's person walks in on frame 5 (not looked)
+    empty = [gradient(320, 240, phase=12 * i) for i in range(5)]
+    frames = empty + list(sample_clip.frames[5:])
+    out = every_other.swap(sample_face, frames, durations_ms=[80.0] * len(frames))
+    assert [len(f) for f in out.faces[:5]] == [0] * 5
+    for i in range(5, len(frames)):
+        assert len(out.faces[i]) == 1, f"frame {i}: no face drawn"
+        assert region_diff(frames[i], out.frames[i], out.faces[i][0].box) > FACE_CHANGED, i

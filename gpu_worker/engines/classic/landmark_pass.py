@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from gpu_worker.engines.base import Frame
 from gpu_worker.engines.classic.landmarks import FaceMesh
+from gpu_worker.engines.classic.tracking import box, iou
 
 F32 = NDArray[np.float32]
 LEAD_IN = 6  # frames a span's tracker runs before its first kept frame
@@ -118,3 +119,27 @@ class LandmarkPass:
                 return None
             out.extend(part)
         return out
+
+
+def look_between(
+    detections: list[list[F32]], looked: Sequence[int], look: Callable[[int], list[F32]]
+) -> list[int]:
+    """Where the faces seen change from one looked picture to the next (one appears, leaves or
+    jumps), look at the pictures skipped between them too (``look(i)``: the faces in picture
+    ``i``), so a face that comes or goes there is drawn from its first picture to its last.
+    ``detections`` is updated in place; returns the pictures looked at."""
+    extra: list[int] = []
+    for a, b in itertools.pairwise(looked):
+        if b - a > 1 and not _same_faces(detections[a], detections[b]):
+            for i in range(a + 1, b):
+                detections[i] = look(i)
+                extra.append(i)
+    return extra
+
+
+def _same_faces(a: list[F32], b: list[F32]) -> bool:
+    """As many faces in both, each overlapping one of the other's (the tracker's 0.2 IoU)."""
+    if len(a) != len(b):
+        return False
+    boxes = [box(p) for p in b]
+    return all(any(iou(box(p), q) >= 0.2 for q in boxes) for p in a)
