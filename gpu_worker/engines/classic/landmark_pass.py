@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from gpu_worker.engines.base import Frame
 from gpu_worker.engines.classic.landmarks import FaceMesh
-from gpu_worker.engines.classic.tracking import box, iou
+from gpu_worker.engines.classic.tracking import SAME_FACE_IOU, box, iou
 
 F32 = NDArray[np.float32]
 LEAD_IN = 6  # frames a span's tracker runs before its first kept frame
@@ -37,9 +37,9 @@ class Span(NamedTuple):
 
 
 def spans(frames: int, parts: int) -> list[Span]:
-    """At most ``parts`` contiguous spans covering ``frames`` frames (a clip shorter than
-    ``MIN_SPAN`` frames a span is one span), each with as many frames to run, lead-in
-    included, give or take one."""
+    """At most ``parts`` contiguous spans covering ``frames`` frames, each with as many frames
+    to run (lead-in included) give or take one; fewer spans where each would keep fewer than
+    ``MIN_SPAN`` frames."""
     parts = max(1, min(parts, frames // MIN_SPAN))
     work = (frames + (parts - 1) * LEAD_IN) / parts
     cuts = [0] + [round(k * work - (k - 1) * LEAD_IN) for k in range(1, parts)] + [frames]
@@ -138,8 +138,8 @@ def look_between(
 
 
 def _same_faces(a: list[F32], b: list[F32]) -> bool:
-    """As many faces in both, each overlapping one of the other's (the tracker's 0.2 IoU)."""
+    """As many faces in both, each overlapping one of the other's as the tracker links them."""
     if len(a) != len(b):
         return False
     boxes = [box(p) for p in b]
-    return all(any(iou(box(p), q) >= 0.2 for q in boxes) for p in a)
+    return all(any(iou(box(p), q) >= SAME_FACE_IOU for q in boxes) for p in a)

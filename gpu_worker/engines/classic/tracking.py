@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 Landmarks = NDArray[np.float32]
+SAME_FACE_IOU = 0.2  # boxes in two frames overlapping at least this much are one face
 
 
 @dataclass
@@ -70,7 +71,7 @@ def build_tracks(detections: list[list[Landmarks]], max_gap: int) -> list[FaceTr
         used_t: set[int] = set()
         used_f: set[int] = set()
         for score, ti, fi in pairs:
-            if score < 0.2 or ti in used_t or fi in used_f:
+            if score < SAME_FACE_IOU or ti in used_t or fi in used_f:
                 continue
             live[ti].raw[t] = faces[fi]
             used_t.add(ti)
