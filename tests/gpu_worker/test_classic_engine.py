@@ -350,3 +350,13 @@ def test_long_gap_is_not_filled() -> None:
         smooth_track(tr, max_gap=2, window=5, shape_window=7)
         assert tr.interpolated == set()
         assert not gap & set(tr.smoothed)
+
+
+def test_the_engine_keeps_numpys_blas_to_one_thread(engine: ClassicEngine) -> None:
+    """BLAS threads spin after each small product: with two of them, a 30-frame clip used
+    80 ms more CPU (of 190), taken from the encoder beside the engine (bench/README)."""
+    from threadpoolctl import threadpool_info
+
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas, "numpy's BLAS is not seen"
+    assert [pool["num_threads"] for pool in blas] == [1] * len(blas)

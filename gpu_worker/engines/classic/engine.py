@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
 
 from core.errors import NoFaceInSource, NoFaceInTarget
 from gpu_worker.engines.base import (
@@ -104,6 +105,10 @@ class ClassicEngine:
         # Per-face crops are small: OpenCV's thread pool costs more than it saves there (5x on
         # a 160-px LAB conversion, seen here), and a worker runs one clip per core anyway.
         cv2.setNumThreads(1)
+        # The same for numpy's BLAS: its threads spin for a while after each small product
+        # (the smoothing's and the shape fit's), which took 80 ms of CPU from a 30-frame
+        # clip's 190, and from the encoder beside the engine (bench/README).
+        threadpool_limits(1, user_api="blas")
         self._topology: FaceTopology = build_topology()
         self._max_faces = max_faces
         # The clip's landmarks, in up to this many spans at once (landmark_pass.py).
