@@ -86,7 +86,7 @@ class LandmarkPass:
         def run(slot: int, span: Span) -> list[list[F32]] | None:
             try:
                 graph = self._graph(faces, slot)
-                graph.reset()
+                graph.forget()
                 found: list[list[F32]] = []
                 for i in range(span.lead, span.end):
                     if stopped or give_up():

@@ -128,7 +128,7 @@ class FaceMesh:
     """Landmarks of up to ``max_faces`` faces per image.
 
     ``video=True`` lets mediapipe track faces between consecutive frames (faster, steadier);
-    call ``reset`` between clips. ``video=False`` treats every image on its own (photos).
+    call ``forget`` between clips. ``video=False`` treats every image on its own (photos).
     """
 
     def __init__(self, *, video: bool, max_faces: int, min_confidence: float = 0.5) -> None:
@@ -149,8 +149,17 @@ class FaceMesh:
         return mesh
 
     def reset(self) -> None:
-        """Forget tracked faces (a new clip starts)."""
+        """Forget tracked faces by restarting the graph (its models with it)."""
         self._mesh.reset()
+
+    def forget(self) -> None:
+        """Forget tracked faces (a new clip starts), the cheap way: show the graph a small
+        blank picture. A tracked face that is not found is dropped, so the next picture runs
+        the detector, as after ``reset``: the same landmarks (checked on six clips) for
+        2-6 ms less a clip than restarting the graph. Should a face ever be "found" in the
+        blank, the graph is restarted after all."""
+        if self.detect(np.zeros((32, 32, 3), dtype=np.uint8)):
+            self.reset()
 
     def detect(self, rgb: NDArray[np.uint8]) -> list[Landmarks]:
         h, w = rgb.shape[:2]
