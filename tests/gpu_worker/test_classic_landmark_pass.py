@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from gpu_worker.engines.base import SwapOutput
 from gpu_worker.engines.classic.engine import ClassicEngine, ClassicParams
@@ -23,6 +24,8 @@ from gpu_worker.engines.classic.landmark_pass import (
 from gpu_worker.media.clip import Clip
 from tests.gpu_worker.test_classic_engine import FACE_CHANGED, region_diff
 from tests.media_files import U8, gradient
+
+F32 = NDArray[np.float32]
 
 # Mean distance (px, 320x240 frames) between a frame's landmarks found in a span of its own
 # and in one pass over the whole clip: at worst 0.10 px on the sample (0.89 px without a
@@ -109,7 +112,7 @@ def test_a_failing_progress_callback_stops_the_spans_and_reaches_the_caller(
 # --- landmarks on every other picture ------------------------------------------------------------
 
 
-def face_at(x: float, y: float, size: float = 40.0) -> np.ndarray:
+def face_at(x: float, y: float, size: float = 40.0) -> F32:
     """Stand-in landmarks: a square of points (only their box matters here)."""
     pts = np.zeros((468, 3), dtype=np.float32)
     pts[:, 0] = x + size * (np.arange(468) % 2)
@@ -119,11 +122,11 @@ def face_at(x: float, y: float, size: float = 40.0) -> np.ndarray:
 
 def test_pictures_between_looked_ones_are_looked_at_where_the_faces_change() -> None:
     a, b = face_at(10, 10), face_at(200, 10)
-    detections: list[list[np.ndarray]] = [[a], [], [a], [], [a, b], [], [a, b], [], [b]]
+    detections: list[list[F32]] = [[a], [], [a], [], [a, b], [], [a, b], [], [b]]
     looked = [0, 2, 4, 6, 8]
     asked: list[int] = []
 
-    def look(i: int) -> list[np.ndarray]:
+    def look(i: int) -> list[F32]:
         asked.append(i)
         return [a, b]
 
