@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import cv2
 import numpy as np
@@ -89,19 +89,23 @@ def encode_gif(clip: Clip, on_progress: Progress | None = None) -> bytes:
     delays = _cumulative_round(clip.durations_ms, 10.0)
     lookup = ColourLookup()
     previous: tuple[U8, U8 | None, tuple[U8, U8]] | None = None
-    for i, frame in enumerate(clip.frames):
-        alpha = clip.alpha[i] if clip.alpha is not None else None
-        hint = clip.palettes[i] if clip.palettes is not None else None
-        # A frame that repeats the one before (a held picture) is written with the same
-        # palette and indices, so it decodes to the same pixels, not a re-quantised copy.
-        if previous is not None and _same(previous[0], frame) and _same(previous[1], alpha):
-            coded = previous[2]
-        else:
-            coded = gif_palette_indices(frame, hint, 255 if _transparent(alpha) else 256, lookup)
-        previous = (frame, alpha, coded)
-        out.write(_gif_frame(coded, alpha, delays[i]))
-        if on_progress is not None:
-            on_progress(i + 1, len(clip))
+    # Pillow compresses into a real file with the GIL let go (into memory it holds it, and
+    # the engine's threads beside the encoder waited for it: 0.5 ms a frame, bench/README).
+    with tempfile.TemporaryFile(prefix="swapzy-gif-") as scratch:
+        for i, frame in enumerate(clip.frames):
+            alpha = clip.alpha[i] if clip.alpha is not None else None
+            hint = clip.palettes[i] if clip.palettes is not None else None
+            # A frame that repeats the one before (a held picture) is written with the same
+            # palette and indices, so it decodes to the same pixels, not a re-quantised copy.
+            if previous is not None and _same(previous[0], frame) and _same(previous[1], alpha):
+                coded = previous[2]
+            else:
+                colours = 255 if _transparent(alpha) else 256
+                coded = gif_palette_indices(frame, hint, colours, lookup)
+            previous = (frame, alpha, coded)
+            out.write(_gif_frame(coded, alpha, delays[i], scratch))
+            if on_progress is not None:
+                on_progress(i + 1, len(clip))
     out.write(b";")
     return out.getvalue()
 
@@ -114,8 +118,11 @@ def _transparent(alpha: U8 | None) -> bool:
     return alpha is not None and bool((alpha < 128).any())
 
 
-def _gif_frame(coded: tuple[U8, U8], alpha: U8 | None, delay_cs: int) -> bytes:
-    """GCE + image descriptor with a local palette + LZW data for one frame."""
+def _gif_frame(
+    coded: tuple[U8, U8], alpha: U8 | None, delay_cs: int, scratch: BinaryIO
+) -> bytes:
+    """GCE + image descriptor with a local palette + LZW data for one frame (Pillow writes
+    a one-frame GIF into ``scratch``, a real file)."""
     palette, indices = coded
     transparent = _transparent(alpha)
     if transparent:
@@ -124,9 +131,11 @@ def _gif_frame(coded: tuple[U8, U8], alpha: U8 | None, delay_cs: int) -> bytes:
         indices[alpha < 128] = 255
     pal_img = Image.fromarray(indices, "P")
     pal_img.putpalette(palette.reshape(-1).tolist() + [0] * (768 - palette.size))
-    buf = io.BytesIO()
-    pal_img.save(buf, format="GIF", optimize=False, interlace=False)
-    gct, body = _split_single_gif(buf.getvalue())
+    scratch.seek(0)
+    scratch.truncate()
+    pal_img.save(scratch, format="GIF", optimize=False, interlace=False)
+    scratch.seek(0)
+    gct, body = _split_single_gif(scratch.read())
     # Disposal 1 (leave) for opaque frames; 2 (restore background) so transparency shows through.
     packed = (2 << 2 | 1) if transparent else (1 << 2)
     gce = b"\x21\xf9\x04" + struct.pack("<BHB", packed, delay_cs, 255 if transparent else 0)
