@@ -118,9 +118,7 @@ def _transparent(alpha: U8 | None) -> bool:
     return alpha is not None and bool((alpha < 128).any())
 
 
-def _gif_frame(
-    coded: tuple[U8, U8], alpha: U8 | None, delay_cs: int, scratch: BinaryIO
-) -> bytes:
+def _gif_frame(coded: tuple[U8, U8], alpha: U8 | None, delay_cs: int, scratch: BinaryIO) -> bytes:
     """GCE + image descriptor with a local palette + LZW data for one frame (Pillow writes
     a one-frame GIF into ``scratch``, a real file)."""
     palette, indices = coded
