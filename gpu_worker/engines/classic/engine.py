@@ -67,11 +67,11 @@ class ClassicParams:
 @dataclass(frozen=True)
 class _Faces:
     """What every frame of one clip draws: the source face, the chosen tracks, and each
-    track's (mean shape, identity offset)."""
+    track's landmarks moved toward the source's proportions (track -> picture -> points)."""
 
     src: SourceFace
     chosen: list[FaceTrack]
-    offsets: dict[int, tuple[F32, F32]]
+    adjusted: dict[int, dict[int, F32]]
 
 
 Emit = Callable[[int, Drawn], None]
@@ -267,7 +267,7 @@ class ClassicEngine:
             src.faces_found, tracks, [tr for tr in tracks if tr.number in picked], faces
         )
         chosen = [tr for tr in found if tr.number in picked]  # over the pictures, to draw
-        offsets = {tr.number: self._identity_offset(src, tr) for tr in chosen}
+        adjusted = {tr.number: self._adjusted(src, tr) for tr in chosen}
         out: list[Frame] = []
         per_frame: list[list[FrameFace]] = []
 
@@ -284,7 +284,7 @@ class ClassicEngine:
             for i in holds.frames_of(p):
                 emit(i, drawn.frame, drawn.info)
 
-        self._render_frames(pictures, _Faces(src, chosen, offsets), emit_picture)
+        self._render_frames(pictures, _Faces(src, chosen, adjusted), emit_picture)
         return SwapOutput(
             frames=out,
             faces=per_frame,
@@ -327,9 +327,8 @@ class ClassicEngine:
                 pts = tr.smoothed.get(i)
                 prepared = None
                 if pts is not None:
-                    mean, offset = faces.offsets[tr.number]
-                    adjusted = shape.apply_offset(pts, mean, offset)
                     src = faces.src
+                    adjusted = faces.adjusted[tr.number][i]
                     prepared = prepare_face(
                         result, src.image, src.points, pts, adjusted, self._topology, self._render
                     )
@@ -353,10 +352,14 @@ class ClassicEngine:
                 state.abort()
             raise
 
-    def _identity_offset(self, src: SourceFace, track: FaceTrack) -> tuple[F32, F32]:
-        mean = np.mean(np.stack(list(track.smoothed.values())), axis=0).astype(np.float32)
+    def _adjusted(self, src: SourceFace, track: FaceTrack) -> dict[int, F32]:
+        """The track's smoothed landmarks with the identity offset (the source's proportions
+        against the track's mean shape) carried into each picture's pose, all at once."""
+        frames = list(track.smoothed)
+        points = np.stack([track.smoothed[i] for i in frames])
+        mean = np.mean(points, axis=0).astype(np.float32)
         offset = shape.identity_offset(src.points[:MESH_POINTS], mean, self._weights)
-        return mean, offset
+        return dict(zip(frames, shape.apply_offsets(points, mean, offset), strict=True))
 
 
 def _frames_window(seconds: float, frame_ms: float) -> int:

@@ -16,18 +16,24 @@ F32 = NDArray[np.float32]
 
 def similarity(a: F32, b: F32) -> tuple[float, F32, F32]:
     """Umeyama: scale s, rotation R, translation t with s R a + t ≈ b (rows are points)."""
-    ma, mb = a.mean(axis=0), b.mean(axis=0)
-    ca, cb = a - ma, b - mb
-    cov = cb.T @ ca / len(a)
+    scales, rots, trans = similarities(a, b[None])
+    return float(scales[0]), rots[0], trans[0]
+
+
+def similarities(a: F32, bs: F32) -> tuple[F32, F32, F32]:
+    """``similarity(a, b)`` for each ``b`` of ``bs`` (T, P, D) at once: scales (T,), rotations
+    (T, D, D), translations (T, D). One batched SVD, not T small ones (a track's frames)."""
+    ma, mb = a.mean(axis=0), bs.mean(axis=1)
+    ca, cb = a - ma, bs - mb[:, None]
+    cov = np.matmul(cb.transpose(0, 2, 1), ca) / len(a)
     u, d, vt = np.linalg.svd(cov)
-    sign = np.ones(len(d), dtype=np.float64)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[-1] = -1.0
-    rot = (u * sign) @ vt
+    sign = np.ones(d.shape, dtype=np.float64)
+    sign[np.linalg.det(u) * np.linalg.det(vt) < 0, -1] = -1.0
+    rot = np.matmul(u * sign[:, None, :], vt)
     var_a = float((ca**2).sum() / len(a))
-    scale = float((d * sign).sum() / var_a) if var_a > 0 else 1.0
-    trans = mb - scale * (rot @ ma)
-    return scale, rot.astype(np.float32), trans.astype(np.float32)
+    scale = (d * sign).sum(axis=1) / var_a if var_a > 0 else np.ones(len(bs))
+    trans = mb - scale[:, None] * np.matmul(rot, ma)
+    return scale.astype(np.float32), rot.astype(np.float32), trans.astype(np.float32)
 
 
 def identity_offset(source: F32, mean_target: F32, weights: F32) -> F32:
@@ -37,10 +43,12 @@ def identity_offset(source: F32, mean_target: F32, weights: F32) -> F32:
     return ((aligned - mean_target) * weights[:, None]).astype(np.float32)
 
 
-def apply_offset(frame_pts: F32, mean_target: F32, offset: F32) -> F32:
-    """``frame_pts`` plus ``offset`` carried from the mean shape's pose into this frame's."""
-    s, r, _ = similarity(mean_target, frame_pts)
-    return (frame_pts + s * (r @ offset.T).T).astype(np.float32)
+def apply_offsets(frames_pts: F32, mean_target: F32, offset: F32) -> F32:
+    """Each frame's points (T, P, 3) plus ``offset`` carried from the mean shape's pose into
+    that frame's."""
+    s, r, _ = similarities(mean_target, frames_pts)
+    carried = np.matmul(offset[None], r.transpose(0, 2, 1))  # R @ offset per frame
+    return np.asarray(frames_pts + s[:, None, None] * carried, dtype=np.float32)
 
 
 def feature_weights(inner: NDArray[np.bool_], neighbours: list[set[int]], strength: float) -> F32:

@@ -110,15 +110,29 @@ def smooth_track(
         if len(run) == len(span):  # no gap: nothing to fill in (most runs)
             filled = data.astype(np.float32, copy=True)
         else:
-            filled = np.empty((len(span), *data.shape[1:]), dtype=np.float32)
-            flat = data.reshape(len(run), -1)
-            for j in range(flat.shape[1]):
-                filled.reshape(len(span), -1)[:, j] = np.interp(span, known, flat[:, j])
+            filled = interpolate(data, known, np.array(span))
         track.interpolated.update(t for t in span if t not in track.raw)
         if len(span) >= 5:
             filled = smooth_pose_and_shape(filled, window, shape_window, mobile)
         for i, t in enumerate(span):
             track.smoothed[t] = filled[i]
+
+
+def interpolate(
+    data: NDArray[np.float32], known: NDArray[np.int_], wanted: NDArray[np.int_]
+) -> NDArray[np.float32]:
+    """Linear interpolation along axis 0 of ``data`` (seen at the increasing ``known`` frames)
+    at the ``wanted`` frames within them: ``np.interp``'s formula, all points at once."""
+    hi = np.clip(np.searchsorted(known, wanted, side="right"), 1, len(known) - 1)
+    lo = hi - 1
+    flat = data.reshape(len(known), -1).astype(np.float64)
+    slope = (flat[hi] - flat[lo]) / (known[hi] - known[lo])[:, None]
+    out = slope * (wanted - known[lo])[:, None] + flat[lo]
+    exact = known[lo] == wanted  # seen frames keep their own points (and the last one)
+    out[exact] = flat[lo[exact]]
+    last = wanted == known[-1]
+    out[last] = flat[-1]
+    return np.asarray(out.reshape(len(wanted), *data.shape[1:]), dtype=np.float32)
 
 
 def _odd_window(window: int, n: int) -> int:
@@ -139,7 +153,7 @@ def smooth_pose_and_shape(
     the shape, where detector noise lives and real change is slow, over ``shape_window``. Lips
     keep the pose's window: they move fast when people talk.
     """
-    from gpu_worker.engines.classic.shape import similarity
+    from gpu_worker.engines.classic.shape import similarities
 
     n = len(points)
     w_pose = _odd_window(window, n)
@@ -147,14 +161,9 @@ def smooth_pose_and_shape(
     if not w_pose:
         return points
     mean = points.mean(axis=0)
-    scales = np.empty(n, dtype=np.float32)
-    rots = np.empty((n, 3, 3), dtype=np.float32)
-    trans = np.empty((n, 3), dtype=np.float32)
-    shapes = np.empty_like(points)
-    for t in range(n):
-        s, r, tr = similarity(mean, points[t])
-        scales[t], rots[t], trans[t] = s, r, tr
-        shapes[t] = ((points[t] - tr) @ r) / s  # inverse similarity, back in the mean's frame
+    scales, rots, trans = similarities(mean, points)
+    # Inverse similarity: each frame's shape back in the mean's frame.
+    shapes = np.matmul(points - trans[:, None], rots) / scales[:, None, None]
     scales = savgol(scales[:, None], w_pose, 2)[:, 0]
     trans = savgol(trans, w_pose, 2)
     rots = savgol(rots, w_pose, 2)
@@ -163,7 +172,7 @@ def smooth_pose_and_shape(
     smooth_shapes = savgol(shapes, w_shape, 2) if w_shape else shapes
     if mobile is not None:
         smooth_shapes[:, mobile] = savgol(shapes[:, mobile], w_pose, 2)
-    out = scales[:, None, None] * np.einsum("tij,tpj->tpi", rots, smooth_shapes) + trans[:, None]
+    out = scales[:, None, None] * np.matmul(smooth_shapes, rots.transpose(0, 2, 1)) + trans[:, None]
     return np.asarray(out, dtype=np.float32)
 
 
