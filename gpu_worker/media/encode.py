@@ -12,9 +12,11 @@ frame's duration.
 from __future__ import annotations
 
 import io
+import queue
 import struct
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -81,33 +83,56 @@ def _cumulative_round(durations_ms: list[float], unit_ms: float) -> list[int]:
 
 
 def encode_gif(clip: Clip, on_progress: Progress | None = None) -> bytes:
+    """The clip as a GIF: each frame's palette and indices are worked out on a thread of
+    their own while the frame before is compressed (a two-stage pipeline: both stages let go
+    of the GIL for most of their work, so they overlap with each other and with the engine)."""
     width, height = clip.size
     out = io.BytesIO()
     out.write(b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0))
     if clip.loop is not None and len(clip) > 1:
         out.write(b"\x21\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", clip.loop) + b"\x00")
     delays = _cumulative_round(clip.durations_ms, 10.0)
+    coded: queue.SimpleQueue[tuple[U8, U8] | None] = queue.SimpleQueue()
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="swapzy-palette") as palettes,
+        tempfile.TemporaryFile(prefix="swapzy-gif-") as scratch,
+    ):
+        coding = palettes.submit(_code_frames, clip, coded)
+        for i in range(len(clip)):
+            item = coded.get()
+            if item is None:  # the palette stage failed: its exception is raised below
+                break
+            # Pillow compresses into a real file with the GIL let go (into memory it holds
+            # it, and the engine's threads beside the encoder waited: 0.5 ms a frame).
+            alpha = clip.alpha[i] if clip.alpha is not None else None
+            out.write(_gif_frame(item, alpha, delays[i], scratch))
+            if on_progress is not None:
+                on_progress(i + 1, len(clip))
+        coding.result()
+    out.write(b";")
+    return out.getvalue()
+
+
+def _code_frames(clip: Clip, coded: queue.SimpleQueue[tuple[U8, U8] | None]) -> None:
+    """Each frame's (palette, indices) into ``coded``, in order; None after the last one or
+    when this fails."""
     lookup = ColourLookup()
     previous: tuple[U8, U8 | None, tuple[U8, U8]] | None = None
-    # Pillow compresses into a real file with the GIL let go (into memory it holds it, and
-    # the engine's threads beside the encoder waited for it: 0.5 ms a frame, bench/README).
-    with tempfile.TemporaryFile(prefix="swapzy-gif-") as scratch:
+    try:
         for i, frame in enumerate(clip.frames):
             alpha = clip.alpha[i] if clip.alpha is not None else None
             hint = clip.palettes[i] if clip.palettes is not None else None
             # A frame that repeats the one before (a held picture) is written with the same
             # palette and indices, so it decodes to the same pixels, not a re-quantised copy.
             if previous is not None and _same(previous[0], frame) and _same(previous[1], alpha):
-                coded = previous[2]
+                item = previous[2]
             else:
                 colours = 255 if _transparent(alpha) else 256
-                coded = gif_palette_indices(frame, hint, colours, lookup)
-            previous = (frame, alpha, coded)
-            out.write(_gif_frame(coded, alpha, delays[i], scratch))
-            if on_progress is not None:
-                on_progress(i + 1, len(clip))
-    out.write(b";")
-    return out.getvalue()
+                item = gif_palette_indices(frame, hint, colours, lookup)
+            previous = (frame, alpha, item)
+            coded.put(item)
+    finally:
+        coded.put(None)
 
 
 def _same(a: U8 | None, b: U8 | None) -> bool:

@@ -14,6 +14,8 @@ from core.config import MediaLimits
 from core.errors import CorruptMedia, TooManyFrames, TooManyPixels, UnsupportedOutput
 from gpu_worker.media import Clip, load_clip, load_face_photo, save_clip
 from gpu_worker.media.decode import FACE_PHOTO_MAX_SIDE
+from gpu_worker.media.encode import encode_gif
+from gpu_worker.media.feed import FeedAborted, FrameFeed
 from tests.conftest import SHARED_MEDIA, SampleFiles
 from tests.media_files import (
     U8,
@@ -316,3 +318,19 @@ def test_a_big_unturned_photo_comes_out_as_the_photo_scaled_down(tmp_path: Path)
         (face.shape[1], face.shape[0]), Image.Resampling.LANCZOS
     )
     assert mean_abs_diff(face, np.asarray(reference)) < 2
+
+
+def test_a_gif_stops_with_the_error_when_frames_stop_coming() -> None:
+    """The palette stage runs on a thread of its own: when the engine stops mid-clip (the
+    feed is aborted), encoding ends with that error after the frames that came, and the
+    calling thread is not left waiting."""
+    frames = distinct_frames(6)
+    feed = FrameFeed(len(frames))
+    for i in range(3):
+        feed.put(i, frames[i])
+    feed.abort()
+    written: list[int] = []
+    clip = Clip(frames=feed, durations_ms=DURATIONS, loop=0)
+    with pytest.raises(FeedAborted):
+        encode_gif(clip, lambda done, total: written.append(done))
+    assert written == [1, 2, 3]
