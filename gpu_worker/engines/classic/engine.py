@@ -94,13 +94,15 @@ class ClassicEngine:
         *,
         max_faces: int = 4,
         params: ClassicParams | None = None,
-        render_threads: int = 2,
+        render_threads: int = 1,
         landmark_spans: int = 2,
     ) -> None:
         self.params = params or ClassicParams()
         self._render = RenderParams(self.params.shading_strength, self.params.mouth_open_ratio)
-        # Frames are drawn on this many threads (OpenCV and numpy let go of the GIL); the
-        # result is the same as one after the other (see render.py).
+        # Frames are drawn on this many threads besides the caller's; the result is the same
+        # as one after the other (see render.py). One: drawing a face is ~100 small numpy and
+        # OpenCV calls that hold the GIL between them, so a second thread drew no faster, and
+        # beside the encoder's two threads it made whole clips 0-15 % slower (bench/README).
         self._render_threads = max(1, render_threads)
         # Per-face crops are small: OpenCV's thread pool costs more than it saves there (5x on
         # a 160-px LAB conversion, seen here), and a worker runs one clip per core anyway.
