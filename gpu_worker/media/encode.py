@@ -227,25 +227,23 @@ def gif_palette_indices(
     if not missing.any():
         return palette, (found - 1).astype(np.uint8)
     bx, by, bw, bh = cv2.boundingRect(missing.view(np.uint8))
-    y0, y1, x0, x1 = by, by + bh, bx, bx + bw
-    region = np.ascontiguousarray(frame[y0:y1, x0:x1])
+    inside = missing[by : by + bh, bx : bx + bw]
+    new = np.ascontiguousarray(frame[by : by + bh, bx : bx + bw][inside])[None]  # (1, N, 3)
     spare = max_colors - len(palette)
     if spare > 0:  # room left: add colours of the new pixels
-        extra = region[missing[y0:y1, x0:x1]][None, :, :]
-        q = Image.fromarray(np.ascontiguousarray(extra), "RGB").quantize(
-            colors=spare, method=Image.Quantize.FASTOCTREE
-        )
+        q = Image.fromarray(new, "RGB").quantize(colors=spare, method=Image.Quantize.FASTOCTREE)
         used = np.asarray(q.getpalette() or [], dtype=np.uint8).reshape(-1, 3)
         used = used[: int(np.asarray(q).max()) + 1]
         palette = np.concatenate([palette, used])[:max_colors]
     pal_img = Image.new("P", (1, 1))
     pal_img.putpalette(palette.reshape(-1).tolist() + [0] * (768 - palette.size))
+    # The nearest colour of the new pixels only: Pillow's cost grows with the distinct
+    # colours it is shown, and the rest of the box is known already.
     nearest = np.asarray(
-        Image.fromarray(region, "RGB").quantize(palette=pal_img, dither=Image.Dither.NONE)
+        Image.fromarray(new, "RGB").quantize(palette=pal_img, dither=Image.Dither.NONE)
     )
     indices = (found - 1).astype(np.uint8)
-    sub = indices[y0:y1, x0:x1]
-    sub[missing[y0:y1, x0:x1]] = nearest[missing[y0:y1, x0:x1]]
+    indices[by : by + bh, bx : bx + bw][inside] = nearest[0]
     return palette, indices
 
 
