@@ -184,7 +184,7 @@ def bench(
     finally:
         engine.close()
     columns = ("clip", "frames", "size", "engine fps (1 core)", "floor s", "whole s")
-    table = Table(*columns, "whole/floor", "1 core: whole/floor")
+    table = Table(*columns, "whole/floor", "1 core: whole/floor", "worker: whole/floor")
     for r in rows:
         table.add_row(
             r.clip,
@@ -195,6 +195,7 @@ def bench(
             f"{r.whole_s:.3f}",
             f"{r.whole_over_floor:.2f}",
             f"{r.whole_one_core_over_floor:.2f}",
+            f"{r.whole_worker_over_floor:.2f}",
         )
     Console().print(table)
     totals = engine_bench.summary(rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -15,11 +16,13 @@ from gpu_worker.engines.base import Engine, FaceSelection, SwapOutput
 from gpu_worker.media import Clip
 from gpu_worker.media.clip import Frame
 from gpu_worker.media.encode import check_output_path, encode_clip
+from gpu_worker.media.encoder_process import EncoderGone, EncoderProcess
 from gpu_worker.media.feed import FrameFeed
 from gpu_worker.media.sandbox import load_inputs
 from gpu_worker.plan_terms import ClipTerms
 
 StageProgress = Callable[[str, int, int], None]  # stage, done, total
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,13 @@ def swap_files(
     terms: ClipTerms | None = None,
     sandbox: DecodeSandbox | None = None,
     inputs: tuple[Frame, Clip] | None = None,
+    encoder: EncoderProcess | None = None,
 ) -> SwapReport:
     """Swap the face in ``source`` into ``target`` and write ``output``. Raises ``InputError``.
 
-    The encoder runs in its own thread alongside the engine, fed each output frame as soon as
-    the engine has made it; ``encode_s`` is the part of encoding left after the engine is done.
+    The encoder runs alongside the engine, fed each output frame as soon as the engine has
+    made it: in ``encoder``'s process where one is given (a worker keeps one), else in a thread
+    of this one. ``encode_s`` is the part of encoding left after the engine is done.
 
     The inputs are decoded in a limited child process (``core/sandbox.py``, ``sandbox``'s
     limits, the defaults if None), unless the caller hands them over already decoded
@@ -69,7 +74,12 @@ def swap_files(
     clip = terms.before_swap(clip)
     t1 = time.perf_counter()
     feed = FrameFeed(len(clip))
-    encoder = _Encoder(clip.with_frames(terms.after_swap(feed)), ext, on_progress)
+    encoding = clip.with_frames(terms.after_swap(feed))
+    coder = (
+        _Encoder(encoding, ext, on_progress)
+        if encoder is None
+        else _Child(encoder, encoding, ext, on_progress)
+    )
 
     def engine_progress(done: int, total: int) -> None:
         if on_progress is not None:
@@ -86,11 +96,15 @@ def swap_files(
         )
     except BaseException:
         feed.abort()
-        encoder.discard()
+        coder.discard()
         raise
     feed.fill(result.frames)  # engines that hand their frames over only at the end
     t2 = time.perf_counter()
-    data = encoder.result()
+    try:
+        data = coder.result()
+    except EncoderGone:  # the encoder process died: the frames are all here
+        log.warning("encoder process gone: encoding %s in this process", output.name)
+        data = encode_clip(clip.with_frames(terms.after_swap(result.frames)), ext)
     tmp = output.with_name(f".{output.name}.partial")
     tmp.write_bytes(data)
     tmp.replace(output)
@@ -108,6 +122,27 @@ def swap_files(
         encode_s=t3 - t2,
         notes=tuple(result.notes),
     )
+
+
+class _Child:
+    """The clip encoded in an ``EncoderProcess``, progress as stage ``encode`` once the
+    engine has finished (like ``_Encoder``)."""
+
+    def __init__(
+        self, process: EncoderProcess, clip: Clip, ext: str, on_progress: StageProgress | None
+    ) -> None:
+        self._on_progress = on_progress
+        self._job = process.encode(clip, ext)
+
+    def _progress(self, done: int, total: int) -> None:
+        if self._on_progress is not None:
+            self._on_progress("encode", done, total)
+
+    def result(self) -> bytes:
+        return self._job.result(self._progress)
+
+    def discard(self) -> None:
+        self._job.discard()
 
 
 class _Encoder:

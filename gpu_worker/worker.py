@@ -197,6 +197,7 @@ class SwapRun:
                         on_progress=self._on_progress,
                         terms=ClipTerms(watermark=job.watermark, max_side=job.max_side),
                         sandbox=self.res.settings.decode_sandbox,
+                        encoder=engine.encoder,
                     )
                     self._engine_used = engine.used
                     self._engine_notes = {

@@ -35,6 +35,7 @@ from gpu_worker.engines.registry import (
     ModelUnavailable,
     licence_refusal,
 )
+from gpu_worker.media.encoder_process import EncoderProcess
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class JobEngine:
         commercial: bool,
         primary_name: str,
         primary_error: str | None = None,
+        encoder: EncoderProcess | None = None,
     ) -> None:
         self.primary = primary
         self.fallback = fallback
@@ -117,6 +119,7 @@ class JobEngine:
         self.commercial = commercial
         self.primary_name = primary_name
         self.primary_error = primary_error
+        self.encoder = encoder  # the slot's encoder process, if it keeps one
         chosen = primary or fallback
         assert chosen is not None
         self.name, self.device = chosen.name, chosen.device

@@ -1,0 +1,163 @@
+"""The encoder process writes what the in-process encoder writes, clip after clip in one
+child; an engine that fails mid-clip leaves it ready for the next clip; a child that dies
+mid-clip costs the user nothing (the clip is encoded in-process) and is replaced."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from core.config import MediaLimits
+from core.errors import NoFaceInTarget
+from gpu_worker.engines.base import FaceSelection, Frame, FrameSink, Progress, SwapOutput
+from gpu_worker.media import Clip, load_clip
+from gpu_worker.media.encode import encode_clip
+from gpu_worker.media.encoder_process import EncodeFailed, EncoderProcess
+from gpu_worker.media.feed import FeedAborted, FrameFeed
+from gpu_worker.swap import swap_files
+from tests.conftest import SampleFiles
+from tests.gpu_worker.test_swap import TintEngine, tinted
+from tests.media_files import distinct_frames
+
+DURATIONS = [80.0, 120.0, 40.0, 60.0, 200.0, 100.0]
+
+
+@pytest.fixture
+def encoder() -> Iterator[EncoderProcess]:
+    process = EncoderProcess()
+    try:
+        yield process
+    finally:
+        process.close()
+
+
+def clip_of(frames: Sequence[Frame], alpha: list[NDArray[np.uint8]] | None = None) -> Clip:
+    return Clip(frames=frames, durations_ms=DURATIONS[: len(frames)], loop=0, alpha=alpha)
+
+
+@pytest.mark.parametrize("ext", [".gif", ".webp", ".mp4"])
+def test_the_child_writes_what_this_process_writes(encoder: EncoderProcess, ext: str) -> None:
+    frames = distinct_frames(6)
+    alpha = [np.full(frames[0].shape[:2], 255 if i % 2 else 0, np.uint8) for i in range(6)]
+    seen: list[int] = []
+    for clip in (clip_of(frames), clip_of(frames, alpha=alpha)):
+        seen.clear()
+        got = encoder.encode(clip, ext).result(lambda done, total: seen.append(done))
+        assert got == encode_clip(clip, ext)
+        assert seen == [1, 2, 3, 4, 5, 6]
+
+
+def test_clip_after_clip_in_one_child_and_an_aborted_clip_between(
+    encoder: EncoderProcess,
+) -> None:
+    pid = encoder.pid
+    frames = distinct_frames(6)
+    feed = FrameFeed(6)
+    for i in range(2):
+        feed.put(i, frames[i])
+    feed.abort()  # the engine failed after two frames
+    with pytest.raises(FeedAborted):
+        encoder.encode(clip_of(feed), ".gif").result()
+    clip = clip_of(frames[::-1])
+    assert encoder.encode(clip, ".gif").result() == encode_clip(clip, ".gif")
+    assert encoder.pid == pid
+
+
+def test_a_clip_the_child_cannot_encode_says_why_and_the_child_goes_on(
+    encoder: EncoderProcess,
+) -> None:
+    frames = distinct_frames(6)
+    with pytest.raises(EncodeFailed, match="UnsupportedOutput"):
+        encoder.encode(clip_of(frames), ".bmp").result()
+    assert encoder.encode(clip_of(frames), ".gif").result() == encode_clip(clip_of(frames), ".gif")
+
+
+class KillingEngine(TintEngine):
+    """Tints frames like ``TintEngine`` and kills the encoder's child at frame 3."""
+
+    def __init__(self, encoder: EncoderProcess) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.killed: int | None = None
+
+    def swap(
+        self,
+        source: Frame,
+        frames: Sequence[Frame],
+        *,
+        faces: FaceSelection = "largest",
+        on_progress: Progress | None = None,
+        durations_ms: Sequence[float] | None = None,
+        on_frame: FrameSink | None = None,
+    ) -> SwapOutput:
+        def sink(i: int, frame: Frame) -> None:
+            if i == 3 and self.encoder.pid is not None:
+                self.killed = self.encoder.pid
+                os.kill(self.killed, signal.SIGKILL)
+            if on_frame is not None:
+                on_frame(i, frame)
+
+        return super().swap(source, frames, faces=faces, on_progress=on_progress, on_frame=sink)
+
+
+def test_a_child_that_dies_mid_clip_costs_the_user_nothing(
+    tmp_path: Path,
+    sample_files: SampleFiles,
+    encoder: EncoderProcess,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, "gpu_worker.swap")
+    engine = KillingEngine(encoder)
+    out = tmp_path / "out.gif"
+    report = swap_files(
+        sample_files.target,
+        sample_files.source,
+        out,
+        engine=engine,
+        limits=MediaLimits(),
+        encoder=encoder,
+    )
+    original = load_clip(sample_files.target, MediaLimits())
+    written = load_clip(out, MediaLimits())
+    assert report.frames == len(written) == len(original) == 24
+    for made, before in zip(written.frames, original.frames, strict=True):
+        assert np.abs(made.astype(np.int16) - tinted(before).astype(np.int16)).mean() < 1
+    assert engine.killed is not None
+    assert "encoding out.gif in this process" in caplog.text
+    # the next clip gets a new child, and it works
+    again = encoder.encode(clip_of(distinct_frames(6)), ".gif")
+    assert again.result() == encode_clip(clip_of(distinct_frames(6)), ".gif")
+    assert encoder.pid not in (None, engine.killed)
+
+
+def test_a_failing_engine_leaves_the_child_ready_for_the_next_clip(
+    tmp_path: Path, sample_files: SampleFiles, encoder: EncoderProcess
+) -> None:
+    pid = encoder.pid
+    with pytest.raises(NoFaceInTarget):
+        swap_files(
+            sample_files.target,
+            sample_files.source,
+            tmp_path / "out.gif",
+            engine=TintEngine(fail_at=5),
+            limits=MediaLimits(),
+            encoder=encoder,
+        )
+    assert list(tmp_path.iterdir()) == []
+    report = swap_files(
+        sample_files.target,
+        sample_files.source,
+        tmp_path / "out.gif",
+        engine=TintEngine(),
+        limits=MediaLimits(),
+        encoder=encoder,
+    )
+    assert report.frames == 24 and (tmp_path / "out.gif").exists()
+    assert encoder.pid == pid
