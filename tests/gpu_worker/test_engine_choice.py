@@ -173,6 +173,7 @@ def test_pool_warm_start_without_models_runs_on_classic(
 
         job = asyncio.run(one_job())
         assert job.used is not None and job.used.name == "classic"
+        assert job.encoder is not None and job.encoder.pid is not None  # the slot's encoder
         assert job.fallback_reason is not None
         assert "`swapzy models fetch yoloface_8n`" in job.fallback_reason
     finally:
