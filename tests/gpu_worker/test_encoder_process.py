@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from core.config import MediaLimits
 from core.errors import NoFaceInTarget
-from gpu_worker.engines.base import FaceSelection, Frame, FrameSink, Progress, SwapOutput
+from gpu_worker.engines.base import Frame
 from gpu_worker.media import Clip, load_clip
 from gpu_worker.media.encode import encode_clip
 from gpu_worker.media.encoder_process import EncodeFailed, EncoderProcess
@@ -79,34 +79,6 @@ def test_a_clip_the_child_cannot_encode_says_why_and_the_child_goes_on(
     assert encoder.encode(clip_of(frames), ".gif").result() == encode_clip(clip_of(frames), ".gif")
 
 
-class KillingEngine(TintEngine):
-    """Tints frames like ``TintEngine`` and kills the encoder's child at frame 3."""
-
-    def __init__(self, encoder: EncoderProcess) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.killed: int | None = None
-
-    def swap(
-        self,
-        source: Frame,
-        frames: Sequence[Frame],
-        *,
-        faces: FaceSelection = "largest",
-        on_progress: Progress | None = None,
-        durations_ms: Sequence[float] | None = None,
-        on_frame: FrameSink | None = None,
-    ) -> SwapOutput:
-        def sink(i: int, frame: Frame) -> None:
-            if i == 3 and self.encoder.pid is not None:
-                self.killed = self.encoder.pid
-                os.kill(self.killed, signal.SIGKILL)
-            if on_frame is not None:
-                on_frame(i, frame)
-
-        return super().swap(source, frames, faces=faces, on_progress=on_progress, on_frame=sink)
-
-
 def test_a_child_that_dies_mid_clip_costs_the_user_nothing(
     tmp_path: Path,
     sample_files: SampleFiles,
@@ -114,7 +86,14 @@ def test_a_child_that_dies_mid_clip_costs_the_user_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, "gpu_worker.swap")
-    engine = KillingEngine(encoder)
+    killed: list[int] = []
+
+    def kill_the_child(i: int) -> None:
+        if i == 3 and encoder.pid is not None:  # frames 0-2 are with the child already
+            killed.append(encoder.pid)
+            os.kill(encoder.pid, signal.SIGKILL)
+
+    engine = TintEngine(before_frame=kill_the_child)
     out = tmp_path / "out.gif"
     report = swap_files(
         sample_files.target,
@@ -129,12 +108,12 @@ def test_a_child_that_dies_mid_clip_costs_the_user_nothing(
     assert report.frames == len(written) == len(original) == 24
     for made, before in zip(written.frames, original.frames, strict=True):
         assert np.abs(made.astype(np.int16) - tinted(before).astype(np.int16)).mean() < 1
-    assert engine.killed is not None
+    assert len(killed) == 1
     assert "encoding out.gif in this process" in caplog.text
     # the next clip gets a new child, and it works
     again = encoder.encode(clip_of(distinct_frames(6)), ".gif")
     assert again.result() == encode_clip(clip_of(distinct_frames(6)), ".gif")
-    assert encoder.pid not in (None, engine.killed)
+    assert encoder.pid not in (None, killed[0])
 
 
 def test_a_failing_engine_leaves_the_child_ready_for_the_next_clip(

@@ -5,7 +5,7 @@ Stand-in engines (tint the frames) keep these tests about the plumbing, not the 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,16 +29,24 @@ def tinted(frame: Frame) -> Frame:
 
 
 class TintEngine:
-    """Inverts the red channel of every frame; optionally fails at frame ``fail_at``, or holds
-    every frame back until the end (``streams=False``)."""
+    """Inverts the red channel of every frame; optionally fails at frame ``fail_at``, holds
+    every frame back until the end (``streams=False``), or calls ``before_frame(i)`` before
+    handing frame ``i`` over."""
 
     name = "tint"
     device = "cpu"
     models: tuple[ModelInfo, ...] = ()
 
-    def __init__(self, *, fail_at: int | None = None, streams: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        fail_at: int | None = None,
+        streams: bool = True,
+        before_frame: Callable[[int], None] | None = None,
+    ) -> None:
         self.fail_at = fail_at
         self.streams = streams
+        self.before_frame = before_frame
         self.stages_seen: list[str] = []
 
     def swap(
@@ -56,6 +64,8 @@ class TintEngine:
             if i == self.fail_at:
                 raise NoFaceInTarget("No face found in any frame of the GIF/video.")
             out.append(tinted(frame))
+            if self.before_frame is not None:
+                self.before_frame(i)
             if on_frame is not None and self.streams:
                 on_frame(i, out[-1])
             if on_progress is not None:
