@@ -124,3 +124,7 @@ def _build_slot(settings: Settings, policy: Policy) -> Slot:
             "engine %s not loaded (%s); jobs run on %s", settings.engine, exc.message, FALLBACK
         )
         return Slot(primary=None, fallback=fallback, primary_error=exc.message, encoder=encoder)
+    except BaseException:
+        fallback.close()
+        encoder.close()
+        raise
