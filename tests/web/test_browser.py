@@ -1,6 +1,7 @@
-"""The real flow in headless Chromium: upload a real GIF and face, watch the progress that a real
-worker (classic engine) reports, land on the share page, play the clip, check the OpenGraph
-tags, and see a non-admin refused the admin pages. Each page is saved as a screenshot."""
+"""The real flow in headless Chromium: upload a GIF (made from a public-domain photo) and a
+real face, watch the progress that a real worker (classic engine) reports, land on the share
+page, play the clip, check the OpenGraph tags, and see a non-admin refused the admin pages.
+Each page is saved as a screenshot."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from core.config import Settings
 from core.db.models import Channel
 from core.db.session import Database
 from core.login_links import issue_login_link
+from gpu_worker.media import save_clip
+from gpu_worker.media.samples import sample_clip
 from jobs.accounts import user_for
 from tests.conftest import SampleFiles
 from tests.jobs.service import service
@@ -103,10 +106,20 @@ def check_share_page(page: Page, base: str) -> None:
     assert thumb.headers["content-type"] == "image/jpeg"
 
 
+def long_clip(folder: Path) -> Path:
+    """A clip whose swap outlasts a few progress reports: the free plan's longest and widest,
+    100 frames at 480×360 (~0.55 s of swapping here; the worker reports every 0.25 s, and the
+    24-frame sample, or the 30-frame real clip, can be done before the first report)."""
+    path = folder / "long.gif"
+    save_clip(sample_clip(100, (480, 360)), path)
+    return path
+
+
 def test_make_a_clip_in_the_browser_and_share_it(
     tmp_path: Path, redis_url: str, sqlite_url: str, sample_files: SampleFiles
 ) -> None:
-    target, face = real_media(sample_files.target, sample_files.source)
+    _, face = real_media(sample_files.target, sample_files.source)
+    target = long_clip(tmp_path)
     sock = bind_free_socket()
     with (
         service(
