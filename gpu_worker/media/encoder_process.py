@@ -38,7 +38,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gpu_worker.media.clip import Alpha, Clip
-from gpu_worker.media.feed import FeedAborted
+from gpu_worker.media.encode import encode_clip
+from gpu_worker.media.feed import FeedAborted, FrameFeed
 
 Progress = Callable[[int, int], None]
 _HEAD = struct.Struct("!cQ")  # kind, length
@@ -226,8 +227,6 @@ class EncodeJob:
 
 def serve() -> None:
     """The child: clips in on stdin, encoded clips out on stdout, until stdin ends."""
-    import gpu_worker.media.encode  # noqa: F401  # loaded now, while the parent's models load
-
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     # Anything else printing to fd 1 would break the protocol: it goes to stderr.
     sys.stdout = sys.stderr
@@ -248,9 +247,6 @@ def serve() -> None:
 
 def _serve_clip(head: _Header, inp: IO[bytes], send: Callable[[bytes, bytes], None]) -> bool:
     """Encode one clip whose frames come on ``inp``, and answer; False when ``inp`` ended."""
-    from gpu_worker.media.encode import encode_clip
-    from gpu_worker.media.feed import FrameFeed
-
     feed = FrameFeed(head.frames)
     clip = Clip(
         frames=feed, durations_ms=head.durations_ms, loop=head.loop, alpha=head.alpha,
