@@ -153,7 +153,7 @@ def _gif_frame(coded: tuple[U8, U8], alpha: U8 | None, delay_cs: int, scratch: B
         indices = indices.copy()
         indices[alpha < 128] = 255
     pal_img = Image.fromarray(indices, "P")
-    pal_img.putpalette(palette.reshape(-1).tolist() + [0] * (768 - palette.size))
+    pal_img.putpalette(palette.tobytes() + bytes(768 - palette.size))
     scratch.seek(0)
     scratch.truncate()
     pal_img.save(scratch, format="GIF", optimize=False, interlace=False)
@@ -204,47 +204,64 @@ def gif_palette_indices(
     """A palette (K, 3) and the (H, W) index image for ``frame``.
 
     Pixels whose colour is in the palette keep it exactly, so whatever the swap left untouched
-    is written back bit for bit. The palette is the frame's own colours when it has few enough,
-    else ``hint`` (the input frame's palette) topped up with colours of the new pixels, else an
+    is written back bit for bit. The palette is ``hint`` (the input frame's own colours, as
+    the decoder found them) when every pixel's colour is in it, else the frame's own colours
+    when it has few enough, else ``hint`` topped up with colours of the new pixels, else an
     octree quantisation of the frame.
     """
-    h, w = frame.shape[:2]
+    lookup = lookup or ColourLookup()
+    packed = _pack(frame)
+    usable = hint is not None and len(hint) <= max_colors
+    if usable:  # an untouched frame: no second count of its colours
+        assert hint is not None
+        found = _found(lookup, packed, hint, frame)
+        if found.all():
+            return hint, (found - 1).astype(np.uint8)
     image = Image.fromarray(frame, "RGB")
     own = image.getcolors(max_colors)
     if own is not None:
         palette = np.array([c for _, c in own], dtype=np.uint8).reshape(-1, 3)
-    elif hint is not None and len(hint) <= max_colors:
-        palette = hint
-    else:
+        return palette, (_found(lookup, packed, palette, frame) - 1).astype(np.uint8)
+    if not usable:
         q = image.quantize(colors=max_colors, method=Image.Quantize.FASTOCTREE)
         pal = np.asarray(q.getpalette() or [], dtype=np.uint8).reshape(-1, 3)[:max_colors]
         return pal, np.ascontiguousarray(np.asarray(q))
-    lookup = lookup or ColourLookup()
-    packed = _pack(frame)
-    palette_packed = _pack(palette)
-    found = lookup.exact_indices(packed, palette_packed).reshape(h, w)
+    assert hint is not None
     missing = found == 0
-    if not missing.any():
-        return palette, (found - 1).astype(np.uint8)
     bx, by, bw, bh = cv2.boundingRect(missing.view(np.uint8))
     inside = missing[by : by + bh, bx : bx + bw]
-    new = np.ascontiguousarray(frame[by : by + bh, bx : bx + bw][inside])[None]  # (1, N, 3)
+    palette, nearest = _top_up(hint, frame[by : by + bh, bx : bx + bw][inside], max_colors)
+    indices = (found - 1).astype(np.uint8)
+    indices[by : by + bh, bx : bx + bw][inside] = nearest
+    return palette, indices
+
+
+def _found(
+    lookup: ColourLookup, packed: NDArray[np.uint32], palette: U8, frame: U8
+) -> NDArray[np.uint16]:
+    """Index + 1 of each pixel's colour in ``palette``, 0 where it is absent, as (H, W)."""
+    return lookup.exact_indices(packed, _pack(palette)).reshape(frame.shape[:2])
+
+
+def _top_up(palette: U8, new: U8, max_colors: int) -> tuple[U8, U8]:
+    """``palette`` with an octree quantisation of the (N, 3) pixels ``new`` added where there
+    is room, and each of those pixels' nearest colour in it."""
+    pixels = np.ascontiguousarray(new)[None]  # (1, N, 3)
     spare = max_colors - len(palette)
-    if spare > 0:  # room left: add colours of the new pixels
-        q = Image.fromarray(new, "RGB").quantize(colors=spare, method=Image.Quantize.FASTOCTREE)
+    if spare > 0:
+        q = Image.fromarray(pixels, "RGB").quantize(colors=spare, method=Image.Quantize.FASTOCTREE)
         used = np.asarray(q.getpalette() or [], dtype=np.uint8).reshape(-1, 3)
         used = used[: int(np.asarray(q).max()) + 1]
         palette = np.concatenate([palette, used])[:max_colors]
     pal_img = Image.new("P", (1, 1))
-    pal_img.putpalette(palette.reshape(-1).tolist() + [0] * (768 - palette.size))
+    # Padded to 256 entries as _gif_frame writes it (its black spares are near colours too).
+    pal_img.putpalette(palette.tobytes() + bytes(768 - palette.size))
     # The nearest colour of the new pixels only: Pillow's cost grows with the distinct
-    # colours it is shown, and the rest of the box is known already.
+    # colours it is shown, and the rest of the frame is known already.
     nearest = np.asarray(
-        Image.fromarray(new, "RGB").quantize(palette=pal_img, dither=Image.Dither.NONE)
+        Image.fromarray(pixels, "RGB").quantize(palette=pal_img, dither=Image.Dither.NONE)
     )
-    indices = (found - 1).astype(np.uint8)
-    indices[by : by + bh, bx : bx + bw][inside] = nearest[0]
-    return palette, indices
+    return palette, nearest[0]
 
 
 def _split_single_gif(data: bytes) -> tuple[bytes, bytes]:
