@@ -21,13 +21,18 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
 from core.errors import UnsupportedOutput
 from gpu_worker.media.clip import Clip
+from gpu_worker.media.gif_palette import (
+    ColourLookup,
+    gif_palette_indices,
+    shared_palette,
+    transparent,
+)
 
 OUTPUT_FORMATS = (".gif", ".mp4", ".webp")
 VIDEO_TIME_BASE = Fraction(1, 90000)
@@ -119,15 +124,17 @@ def _code_frames(clip: Clip, coded: queue.SimpleQueue[tuple[U8, U8] | None]) -> 
     lookup = ColourLookup()
     previous: tuple[U8, U8 | None, tuple[U8, U8]] | None = None
     try:
+        shared = shared_palette(clip)
         for i, frame in enumerate(clip.frames):
             alpha = clip.alpha[i] if clip.alpha is not None else None
             hint = clip.palettes[i] if clip.palettes is not None else None
+            hint = shared if shared is not None else hint
             # A frame that repeats the one before (a held picture) is written with the same
             # palette and indices, so it decodes to the same pixels, not a re-quantised copy.
             if previous is not None and _same(previous[0], frame) and _same(previous[1], alpha):
                 item = previous[2]
             else:
-                colours = 255 if _transparent(alpha) else 256
+                colours = 255 if transparent(alpha) else 256
                 item = gif_palette_indices(frame, hint, colours, lookup)
             previous = (frame, alpha, item)
             coded.put(item)
@@ -139,16 +146,12 @@ def _same(a: U8 | None, b: U8 | None) -> bool:
     return a is b or (a is not None and b is not None and np.array_equal(a, b))
 
 
-def _transparent(alpha: U8 | None) -> bool:
-    return alpha is not None and bool((alpha < 128).any())
-
-
 def _gif_frame(coded: tuple[U8, U8], alpha: U8 | None, delay_cs: int, scratch: BinaryIO) -> bytes:
     """GCE + image descriptor with a local palette + LZW data for one frame (Pillow writes
     a one-frame GIF into ``scratch``, a real file)."""
     palette, indices = coded
-    transparent = _transparent(alpha)
-    if transparent:
+    see_through = transparent(alpha)
+    if see_through:
         assert alpha is not None
         indices = indices.copy()
         indices[alpha < 128] = 255
@@ -160,108 +163,14 @@ def _gif_frame(coded: tuple[U8, U8], alpha: U8 | None, delay_cs: int, scratch: B
     scratch.seek(0)
     gct, body = _split_single_gif(scratch.read())
     # Disposal 1 (leave) for opaque frames; 2 (restore background) so transparency shows through.
-    packed = (2 << 2 | 1) if transparent else (1 << 2)
-    gce = b"\x21\xf9\x04" + struct.pack("<BHB", packed, delay_cs, 255 if transparent else 0)
+    packed = (2 << 2 | 1) if see_through else (1 << 2)
+    gce = b"\x21\xf9\x04" + struct.pack("<BHB", packed, delay_cs, 255 if see_through else 0)
     gce += b"\x00"
     # Image descriptor: move the global table into a local one.
     desc = bytearray(body[:10])
     size_bits = (len(gct) // 3).bit_length() - 2
     desc[9] = (desc[9] & 0x40) | 0x80 | (size_bits & 7)  # keep the interlace bit
     return gce + bytes(desc) + gct + body[10:]
-
-
-def _pack(rgb: U8) -> NDArray[np.uint32]:
-    """Each pixel's colour as one 24-bit number (R + G << 8 + B << 16): the pixels padded to
-    four bytes by OpenCV and read as 32-bit words (8x faster than shifting three planes)."""
-    rgba = cv2.cvtColor(np.ascontiguousarray(rgb.reshape(-1, 1, 3)), cv2.COLOR_RGB2RGBA)
-    words = rgba.reshape(-1).view(np.dtype("<u4"))  # little-endian whatever the machine
-    return np.asarray(words & np.uint32(0xFFFFFF), dtype=np.uint32)
-
-
-class ColourLookup:
-    """Exact colour -> palette index lookups through one 2^24-entry table, reused per frame
-    (set the palette's entries, gather, clear them again: O(pixels + colours))."""
-
-    def __init__(self) -> None:
-        self._table = np.zeros(1 << 24, dtype=np.uint16)
-
-    def exact_indices(
-        self, packed: NDArray[np.uint32], palette: NDArray[np.uint32]
-    ) -> NDArray[np.uint16]:
-        """Index + 1 of each pixel's colour in ``palette`` (packed), 0 where it is absent."""
-        self._table[palette] = np.arange(1, len(palette) + 1, dtype=np.uint16)
-        found: NDArray[np.uint16] = self._table[packed]
-        self._table[palette] = 0
-        return found
-
-
-def gif_palette_indices(
-    frame: U8,
-    hint: U8 | None,
-    max_colors: int = 256,
-    lookup: ColourLookup | None = None,
-) -> tuple[U8, U8]:
-    """A palette (K, 3) and the (H, W) index image for ``frame``.
-
-    Pixels whose colour is in the palette keep it exactly, so whatever the swap left untouched
-    is written back bit for bit. The palette is ``hint`` (the input frame's own colours, as
-    the decoder found them) when every pixel's colour is in it, else the frame's own colours
-    when it has few enough, else ``hint`` topped up with colours of the new pixels, else an
-    octree quantisation of the frame.
-    """
-    lookup = lookup or ColourLookup()
-    packed = _pack(frame)
-    usable = hint is not None and len(hint) <= max_colors
-    if usable:  # an untouched frame: no second count of its colours
-        assert hint is not None
-        found = _found(lookup, packed, hint, frame)
-        if found.all():
-            return hint, (found - 1).astype(np.uint8)
-    image = Image.fromarray(frame, "RGB")
-    own = image.getcolors(max_colors)
-    if own is not None:
-        palette = np.array([c for _, c in own], dtype=np.uint8).reshape(-1, 3)
-        return palette, (_found(lookup, packed, palette, frame) - 1).astype(np.uint8)
-    if not usable:
-        q = image.quantize(colors=max_colors, method=Image.Quantize.FASTOCTREE)
-        pal = np.asarray(q.getpalette() or [], dtype=np.uint8).reshape(-1, 3)[:max_colors]
-        return pal, np.ascontiguousarray(np.asarray(q))
-    assert hint is not None
-    missing = found == 0
-    bx, by, bw, bh = cv2.boundingRect(missing.view(np.uint8))
-    inside = missing[by : by + bh, bx : bx + bw]
-    palette, nearest = _top_up(hint, frame[by : by + bh, bx : bx + bw][inside], max_colors)
-    indices = (found - 1).astype(np.uint8)
-    indices[by : by + bh, bx : bx + bw][inside] = nearest
-    return palette, indices
-
-
-def _found(
-    lookup: ColourLookup, packed: NDArray[np.uint32], palette: U8, frame: U8
-) -> NDArray[np.uint16]:
-    """Index + 1 of each pixel's colour in ``palette``, 0 where it is absent, as (H, W)."""
-    return lookup.exact_indices(packed, _pack(palette)).reshape(frame.shape[:2])
-
-
-def _top_up(palette: U8, new: U8, max_colors: int) -> tuple[U8, U8]:
-    """``palette`` with an octree quantisation of the (N, 3) pixels ``new`` added where there
-    is room, and each of those pixels' nearest colour in it."""
-    pixels = np.ascontiguousarray(new)[None]  # (1, N, 3)
-    spare = max_colors - len(palette)
-    if spare > 0:
-        q = Image.fromarray(pixels, "RGB").quantize(colors=spare, method=Image.Quantize.FASTOCTREE)
-        used = np.asarray(q.getpalette() or [], dtype=np.uint8).reshape(-1, 3)
-        used = used[: int(np.asarray(q).max()) + 1]
-        palette = np.concatenate([palette, used])[:max_colors]
-    pal_img = Image.new("P", (1, 1))
-    # Padded to 256 entries as _gif_frame writes it (its black spares are near colours too).
-    pal_img.putpalette(palette.tobytes() + bytes(768 - palette.size))
-    # The nearest colour of the new pixels only: Pillow's cost grows with the distinct
-    # colours it is shown, and the rest of the frame is known already.
-    nearest = np.asarray(
-        Image.fromarray(pixels, "RGB").quantize(palette=pal_img, dither=Image.Dither.NONE)
-    )
-    return palette, nearest[0]
 
 
 def _split_single_gif(data: bytes) -> tuple[bytes, bytes]:

@@ -1,0 +1,128 @@
+"""GIF palettes: untouched pixels stay exact, a swapped face's colours join a frame's palette
+where it has room, and a clip of one palette is written with that palette in every frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from core.config import MediaLimits
+from gpu_worker.media import Clip, load_clip, save_clip
+from gpu_worker.media.gif_palette import shared_palette
+from tests.media_files import U8, distinct_frames, gradient, write_pillow_gif
+
+LIMITS = MediaLimits()
+
+
+def mean_abs_diff(a: U8, b: U8) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def one_palette_clip(tmp_path: Path, count: int = 4) -> Clip:
+    """A GIF whose frames all show the same 250 colours (a global palette, as most GIFs are
+    made), each frame moved along, read back."""
+    first = Image.fromarray(gradient(120, 90)).quantize(250, method=Image.Quantize.MEDIANCUT)
+    indices = np.asarray(first)
+    images = []
+    for i in range(count):
+        image = Image.fromarray(np.roll(indices, 9 * i, axis=1), "P")
+        image.putpalette(first.getpalette() or [])
+        images.append(image)
+    path = tmp_path / "one-palette.gif"
+    images[0].save(path, save_all=True, append_images=images[1:], duration=80, loop=0)
+    return load_clip(path, LIMITS)
+
+
+def colour_tables(data: bytes) -> list[bytes]:
+    """Each frame's colour table in a GIF (its local one, else the global one)."""
+    flags, pos = data[10], 13
+    global_table = b""
+    if flags & 0x80:
+        global_table, pos = data[13 : 13 + 3 * (2 << (flags & 7))], 13 + 3 * (2 << (flags & 7))
+    tables = []
+    while data[pos] != 0x3B:
+        if data[pos] == 0x21:  # extension: label, then sub-blocks
+            pos += 2
+        else:  # image descriptor, its table, the LZW code size, then sub-blocks
+            packed, pos = data[pos + 9], pos + 10
+            table = global_table
+            if packed & 0x80:
+                size = 3 * (2 << (packed & 7))
+                table, pos = data[pos : pos + size], pos + size
+            tables.append(table)
+            pos += 1
+        while data[pos]:
+            pos += data[pos] + 1
+        pos += 1
+    return tables
+
+
+def test_a_one_palette_gif_is_swapped_into_that_palette(tmp_path: Path) -> None:
+    """Frames whose own palettes are full share the clip's one palette: untouched pixels stay
+    exact, the new face's pixels take their nearest colours in it, and every frame is
+    written with that one table (the nearest-colour lookup stays warm from frame to frame)."""
+    clip = one_palette_clip(tmp_path)
+    assert clip.palettes is not None
+    assert all(p is not None and 241 <= len(p) <= 250 for p in clip.palettes)
+    edited = [f.copy() for f in clip.frames]
+    for frame in edited:  # a new face: colours near the scene's, none of them in its palette
+        region = frame[30:60, 40:80].astype(np.int16)
+        frame[30:60, 40:80] = np.clip(region[::-1] + 3, 0, 255).astype(np.uint8)
+    assert not any(
+        {tuple(c) for c in f[30:60, 40:80].reshape(-1, 3)} & {tuple(c) for c in p}
+        for f, p in zip(edited, clip.palettes, strict=True)
+        if p is not None
+    )
+    save_clip(clip.with_frames(edited), tmp_path / "out.gif")
+    data = (tmp_path / "out.gif").read_bytes()
+    back = load_clip(tmp_path / "out.gif", LIMITS)
+    tables = colour_tables(data)
+    assert len(tables) == len(clip) and len(set(tables)) == 1
+    palette_colours = {tuple(c) for p in clip.palettes if p is not None for c in p}
+    outside = np.ones((90, 120), bool)
+    outside[30:60, 40:80] = False
+    for before, wanted, after in zip(clip.frames, edited, back.frames, strict=True):
+        assert np.array_equal(before[outside], after[outside])
+        assert {tuple(c) for c in after.reshape(-1, 3)} <= palette_colours
+        assert mean_abs_diff(after[~outside], wanted[~outside]) < 4
+
+
+def test_frames_share_one_palette_only_where_theirs_are_full_and_fit_in_one() -> None:
+    def colours(start: int, count: int) -> U8:
+        packed = np.arange(start, start + count, dtype=np.uint32)
+        return np.asarray(np.stack([packed & 255, packed >> 8 & 255, packed >> 16], 1), np.uint8)
+
+    def clip(palettes: list[U8], alpha: list[U8] | None = None) -> Clip:
+        frames = [np.zeros((2, 2, 3), np.uint8) for _ in palettes]
+        return Clip(frames, [80.0] * len(frames), alpha=alpha, palettes=list(palettes))
+
+    full = [colours(0, 250), colours(4, 250)]  # 254 colours in all
+    shared = shared_palette(clip(full))
+    assert shared is not None and len(shared) == 254
+    assert shared_palette(clip([colours(0, 250), colours(10, 250)])) is None  # 260 in all
+    assert shared_palette(clip([colours(0, 250), colours(0, 200)])) is None  # room in one
+    see_through = [np.full((2, 2), 255, np.uint8), np.zeros((2, 2), np.uint8)]
+    assert shared_palette(clip([colours(0, 250), colours(5, 250)])) is not None  # 255
+    assert shared_palette(clip([colours(0, 250), colours(6, 250)], see_through)) is None
+
+
+def test_frames_with_room_in_their_palettes_take_the_new_colours(tmp_path: Path) -> None:
+    """A GIF of few colours: the edit's colours join each frame's palette (not the nearest
+    of the few there were), and the untouched pixels stay exact."""
+    few = [
+        np.asarray(Image.fromarray(f).quantize(32).convert("RGB"))
+        for f in distinct_frames(3, 120, 90)
+    ]
+    clip = load_clip(write_pillow_gif(tmp_path / "few.gif", few, [80, 80, 80]), LIMITS)
+    edited = [f.copy() for f in clip.frames]
+    for frame in edited:
+        frame[30:60, 40:80] = gradient(40, 30, phase=100)
+    save_clip(clip.with_frames(edited), tmp_path / "out.gif")
+    back = load_clip(tmp_path / "out.gif", LIMITS)
+    outside = np.ones((90, 120), bool)
+    outside[30:60, 40:80] = False
+    for before, wanted, after in zip(clip.frames, edited, back.frames, strict=True):
+        assert np.array_equal(before[outside], after[outside])
+        assert mean_abs_diff(after[~outside], wanted[~outside]) < 6  # 32 colours: ~20
