@@ -168,7 +168,8 @@ def bench(
     repeats: Annotated[int, typer.Option(min=1, help="Timed runs per clip.")] = 3,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here.")] = None,
 ) -> None:
-    """Engine frames/s on 320-px frames on one core, and whole-clip time vs decode+encode."""
+    """Engine frames/s on 320-px frames on one core, and whole-clip time vs decode+encode
+    (at 320 px, and for real media also at the clip's own size)."""
     import json
 
     from rich.console import Console
@@ -184,8 +185,17 @@ def bench(
     finally:
         engine.close()
     columns = ("clip", "frames", "size", "engine fps (1 core)", "floor s", "whole s")
-    table = Table(*columns, "whole/floor", "1 core: whole/floor", "worker: whole/floor")
+    table = Table(
+        *columns,
+        "whole/floor",
+        "1 core: whole/floor",
+        "worker: whole/floor",
+        "own size: whole/floor",
+    )
     for r in rows:
+        full = "–"
+        if r.full_size is not None and r.full_whole_over_floor is not None:
+            full = f"{r.full_whole_over_floor:.2f} ({r.full_size[0]}×{r.full_size[1]})"
         table.add_row(
             r.clip,
             str(r.frames),
@@ -196,6 +206,7 @@ def bench(
             f"{r.whole_over_floor:.2f}",
             f"{r.whole_one_core_over_floor:.2f}",
             f"{r.whole_worker_over_floor:.2f}",
+            full,
         )
     Console().print(table)
     totals = engine_bench.summary(rows)

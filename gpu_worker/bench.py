@@ -5,7 +5,9 @@ The engine is timed on one core (the goal's terms). The floor and the whole clip
 way ``swapzy swap`` runs them (``swap_files``: decoded in this process, the encoder beside the
 engine) on every core the process may use, and the whole clip once more on one core
 (everything one after the other) and once the worker's way (decoded in the sandbox, encoded in
-the slot's encoder process)."""
+the slot's encoder process). Clips read from files are also timed at their own size, the
+floor and the whole clip as ``swapzy swap`` runs them on the file as it is (what a user
+sends: decoding and encoding grow with the pixels, the engine's landmarks do not)."""
 
 from __future__ import annotations
 
@@ -46,6 +48,19 @@ class ClipBench:
     whole_one_core_over_floor: float
     whole_worker_s: float  # the worker's way: sandboxed decode, encoder process; median
     whole_worker_over_floor: float
+    # The same clip at its own size (None for the built-in sample, which is made at 320 px)
+    full_size: tuple[int, int] | None = None
+    full_floor_s: float | None = None
+    full_whole_s: float | None = None
+    full_whole_over_floor: float | None = None
+
+
+@dataclass(frozen=True)
+class BenchClip:
+    name: str
+    clip: Clip  # at BENCH_WIDTH
+    face: Frame
+    original: Path | None = None  # the file it was read from
 
 
 @contextlib.contextmanager
@@ -79,8 +94,8 @@ def resized(clip: Clip, width: int = BENCH_WIDTH) -> Clip:
     return Clip(frames=frames, durations_ms=list(clip.durations_ms), loop=clip.loop)
 
 
-def bench_clips(shared_media: Path | None) -> Iterator[tuple[str, Clip, Frame]]:
-    yield "built-in sample", sample_clip(), sample_face()
+def bench_clips(shared_media: Path | None) -> Iterator[BenchClip]:
+    yield BenchClip("built-in sample", sample_clip(), sample_face())
     if shared_media is None or not shared_media.is_dir():
         return
     from gpu_worker.media import load_face_photo
@@ -90,7 +105,7 @@ def bench_clips(shared_media: Path | None) -> Iterator[tuple[str, Clip, Frame]]:
     for path in sorted((shared_media / "animations").iterdir()):
         if path.stem.startswith(("noface", "cartoon")):
             continue
-        yield path.name, resized(load_clip(path, limits)), face
+        yield BenchClip(path.name, resized(load_clip(path, limits)), face, path)
 
 
 def _timed(fn: Callable[[], object]) -> float:
@@ -99,9 +114,8 @@ def _timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
-def bench_clip(
-    engine: Engine, name: str, clip: Clip, face: Frame, repeats: int, encoder: EncoderProcess
-) -> ClipBench:
+def bench_clip(engine: Engine, item: BenchClip, repeats: int, encoder: EncoderProcess) -> ClipBench:
+    clip, face = item.clip, item.face
     with tempfile.TemporaryDirectory(prefix="swapzy-bench-") as tmp:
         src = Path(tmp) / "in.gif"
         face_path = Path(tmp) / "face.png"
@@ -113,25 +127,21 @@ def bench_clip(
         def engine_only() -> None:
             engine.swap(face, clip.frames, durations_ms=clip.durations_ms)
 
-        def floor() -> None:
-            save_clip(load_clip(src, limits), out)
-
-        def whole() -> None:  # swapzy swap's way
-            inputs = decode_pair(src, face_path, limits)
-            swap_files(src, face_path, out, engine=engine, limits=limits, inputs=inputs)
-
         def worker() -> None:
             swap_files(src, face_path, out, engine=engine, limits=limits, encoder=encoder)
 
         with one_core():
             engine_only()  # warm-up
             eng = min(_timed(engine_only) for _ in range(repeats))
-            whole_one_core_s = statistics.median(_timed(whole) for _ in range(repeats))
-        floor_s = statistics.median(_timed(floor) for _ in range(repeats))
-        whole_s = statistics.median(_timed(whole) for _ in range(repeats))
-        worker_s = statistics.median(_timed(worker) for _ in range(repeats))
+            whole_one_core_s = _median(lambda: _whole(engine, src, face_path, out), repeats)
+        floor_s = _median(lambda: _floor(src, out), repeats)
+        whole_s = _median(lambda: _whole(engine, src, face_path, out), repeats)
+        worker_s = _median(worker, repeats)
+        full = None
+        if item.original is not None:
+            full = _full_size(engine, item.original, face_path, Path(tmp), repeats)
     return ClipBench(
-        clip=name,
+        clip=item.name,
         frames=len(clip),
         size=clip.size,
         engine_fps=len(clip) / eng,
@@ -142,15 +152,43 @@ def bench_clip(
         whole_one_core_over_floor=whole_one_core_s / floor_s,
         whole_worker_s=worker_s,
         whole_worker_over_floor=worker_s / floor_s,
+        full_size=None if full is None else full[0],
+        full_floor_s=None if full is None else full[1],
+        full_whole_s=None if full is None else full[2],
+        full_whole_over_floor=None if full is None else full[2] / full[1],
     )
+
+
+def _full_size(
+    engine: Engine, original: Path, face: Path, tmp: Path, repeats: int
+) -> tuple[tuple[int, int], float, float]:
+    """(size, floor s, whole s) of the clip's own file, as a user sends it."""
+    out = tmp / f"full{original.suffix}"
+    size = load_clip(original, MediaLimits()).size
+    floor_s = _median(lambda: _floor(original, out), repeats)
+    return size, floor_s, _median(lambda: _whole(engine, original, face, out), repeats)
+
+
+def _floor(src: Path, out: Path) -> None:
+    """Decode + encode only."""
+    save_clip(load_clip(src, MediaLimits()), out)
+
+
+def _whole(engine: Engine, src: Path, face: Path, out: Path) -> None:
+    """``swapzy swap``'s way: inputs decoded in this process, the encoder beside the engine."""
+    limits = MediaLimits()
+    inputs = decode_pair(src, face, limits)
+    swap_files(src, face, out, engine=engine, limits=limits, inputs=inputs)
+
+
+def _median(fn: Callable[[], object], repeats: int) -> float:
+    return statistics.median(_timed(fn) for _ in range(repeats))
 
 
 def run(engine: Engine, shared_media: Path | None, repeats: int = 3) -> list[ClipBench]:
     encoder = EncoderProcess()
     try:
-        return [
-            bench_clip(engine, n, c, f, repeats, encoder) for n, c, f in bench_clips(shared_media)
-        ]
+        return [bench_clip(engine, item, repeats, encoder) for item in bench_clips(shared_media)]
     finally:
         encoder.close()
 
@@ -165,6 +203,16 @@ def summary(rows: list[ClipBench]) -> dict[str, float]:
         "whole_one_core_over_floor_max": max(r.whole_one_core_over_floor for r in rows),
         "whole_worker_over_floor_mean": float(np.mean([r.whole_worker_over_floor for r in rows])),
         "whole_worker_over_floor_max": max(r.whole_worker_over_floor for r in rows),
+        **_full_summary([r.full_whole_over_floor for r in rows if r.full_whole_over_floor]),
+    }
+
+
+def _full_summary(ratios: list[float]) -> dict[str, float]:
+    if not ratios:
+        return {}
+    return {
+        "full_whole_over_floor_mean": float(np.mean(ratios)),
+        "full_whole_over_floor_max": max(ratios),
     }
 
 
