@@ -78,15 +78,21 @@ class ColourLookup:
         self._table[palette] = 0
         return found
 
-    def nearest(self, pixels: U8, palette: U8) -> U8:
-        """Index of each (N, 3) pixel's nearest colour in ``palette``, padded to 256 entries
-        with black as ``_gif_frame`` writes it (its black spares are near colours too).
+    def nearest(self, pixels: U8, palette: U8, usable: int = 256) -> U8:
+        """Index of each (N, 3) pixel's nearest colour in ``palette``, below ``usable``.
+
+        The entries after the palette's own, up to ``usable``, are black, as ``_gif_frame``
+        writes them (free near colours for dark pixels); those from ``usable`` on (255, the
+        transparent index of a frame with see-through pixels) repeat the first colour, so
+        they never win (Pillow keeps the lowest index of equally near ones): a dark pixel of
+        the swapped face must not turn into a hole.
 
         Pillow keeps its nearest-colour cache with the palette image, so the image is kept
         while the palette stays the same: the first frame fills the cache, the frames after
         it mostly read it (1 ms -> 0.1 ms a frame for a swapped face in a 480x270 GIF).
         """
-        key = palette.tobytes() + bytes(768 - palette.size)
+        assert len(palette) <= usable <= 256
+        key = palette.tobytes() + bytes(3 * (usable - len(palette))) + palette[:1].tobytes() * (256 - usable)
         if key != self._nearest_key:
             self._nearest_key = key
             self._nearest_image = Image.new("P", (1, 1))
@@ -156,4 +162,4 @@ def _top_up(palette: U8, new: U8, max_colors: int, lookup: ColourLookup) -> tupl
         used = np.asarray(q.getpalette() or [], dtype=np.uint8).reshape(-1, 3)
         used = used[: int(np.asarray(q).max()) + 1]
         palette = np.concatenate([palette, used])[:max_colors]
-    return palette, lookup.nearest(new, palette)
+    return palette, lookup.nearest(new, palette, max_colors)

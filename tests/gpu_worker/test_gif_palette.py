@@ -126,3 +126,30 @@ def test_frames_with_room_in_their_palettes_take_the_new_colours(tmp_path: Path)
     for before, wanted, after in zip(clip.frames, edited, back.frames, strict=True):
         assert np.array_equal(before[outside], after[outside])
         assert mean_abs_diff(after[~outside], wanted[~outside]) < 6  # 32 colours: ~20
+
+
+def test_dark_pixels_of_a_swapped_face_stay_opaque_in_a_gif_with_transparency(
+    tmp_path: Path,
+) -> None:
+    """A frame with see-through pixels keeps index 255 for them: a full palette with no black
+    must not send the face's dark pixels to that index (they came out as holes)."""
+    rng = np.random.default_rng(0)
+    palette = rng.integers(40, 256, (255, 3)).astype(np.uint8)  # no dark colour at all
+    indices = rng.integers(0, 255, (60, 80)).astype(np.uint8)
+    frames = [palette[np.roll(indices, i, axis=1)] for i in range(3)]
+    alpha = [np.full((60, 80), 255, np.uint8) for _ in frames]
+    for a in alpha:
+        a[:5, :5] = 0
+    own = [np.unique(f.reshape(-1, 3), axis=0) for f in frames]
+    clip = Clip(frames, [80.0] * 3, alpha=alpha, palettes=list(own))
+    edited = [f.copy() for f in frames]
+    for frame in edited:
+        frame[20:30, 20:30] = 0  # the new face's darkest pixels
+    save_clip(clip.with_frames(edited), tmp_path / "out.gif")
+    back = load_clip(tmp_path / "out.gif", LIMITS)
+    assert back.alpha is not None
+    for a in back.alpha:
+        assert int(a[20:30, 20:30].min()) == 255, "the dark pixels became transparent"
+        assert int(a[:5, :5].max()) == 0  # what was see-through still is
+    nearest_dark = palette[np.argmin(palette.astype(np.int32).sum(axis=1))]
+    assert mean_abs_diff(back.frames[0][25, 25], nearest_dark) < 30
