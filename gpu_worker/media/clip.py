@@ -20,9 +20,9 @@ class Clip:
     durations come from presentation timestamps). ``loop`` is the GIF/WebP loop count as stored
     in the file (0 = forever) or None when the file has none (plays once; a WebP's loop count 1,
     its "play once", also reads as None and is written back as 1).
-    ``alpha`` holds per-frame transparency when the input had any. ``palettes`` holds each
-    input GIF frame's colours (K, 3) when it has at most 256, so a GIF written back keeps every
-    untouched pixel exact.
+    ``alpha`` holds per-frame transparency when the input had any. ``palettes`` holds the
+    colours (K, 3) of each input frame's visible pixels when there are at most 256, so a GIF
+    written back keeps every untouched pixel exact.
     """
 
     frames: Sequence[Frame]  # a list, or a FrameFeed filled while the engine runs

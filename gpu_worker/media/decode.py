@@ -70,9 +70,10 @@ def _decode_image(path: Path, info: MediaInfo, limits: MediaLimits) -> Clip:
                 raise _too_big(limits)
             rgba = np.asarray(frame.convert("RGBA"))
             rgb = np.ascontiguousarray(rgba[:, :, :3])
+            alpha = np.ascontiguousarray(rgba[:, :, 3])
             frames.append(rgb)
-            palettes.append(_colours(rgb))
-            alphas.append(np.ascontiguousarray(rgba[:, :, 3]))
+            palettes.append(_colours(rgb, alpha))
+            alphas.append(alpha)
             durations.append(float(frame.info.get("duration", 0) or 0))
     if not frames:
         raise CorruptMedia("The GIF/video has no frames.")
@@ -89,9 +90,16 @@ def _decode_image(path: Path, info: MediaInfo, limits: MediaLimits) -> Clip:
     )
 
 
-def _colours(rgb: Frame) -> NDArray[np.uint8] | None:
-    """The frame's distinct colours (K, 3) when there are at most 256, else None."""
-    found = Image.fromarray(rgb, "RGB").getcolors(256)
+def _colours(rgb: Frame, alpha: Alpha) -> NDArray[np.uint8] | None:
+    """The distinct colours (K, 3) of the frame's visible pixels when there are at most 256,
+    else None. See-through pixels decode with their palette entry's colour, which no visible
+    pixel may have: counted, it would make a sticker's 255 colours 256, one too many beside
+    the transparent index (gif_palette.py)."""
+    see_through = alpha < 128
+    pixels = rgb[~see_through][None] if see_through.any() else rgb
+    if pixels.size == 0:
+        return np.zeros((0, 3), dtype=np.uint8)
+    found = Image.fromarray(np.ascontiguousarray(pixels), "RGB").getcolors(256)
     if found is None:
         return None
     return np.array([c for _, c in found], dtype=np.uint8).reshape(-1, 3)

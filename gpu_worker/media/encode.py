@@ -134,8 +134,11 @@ def _code_frames(clip: Clip, coded: queue.SimpleQueue[tuple[U8, U8] | None]) -> 
             if previous is not None and _same(previous[0], frame) and _same(previous[1], alpha):
                 item = previous[2]
             else:
-                colours = 255 if transparent(alpha) else 256
-                item = gif_palette_indices(frame, hint, colours, lookup)
+                see_through = transparent(alpha)
+                visible = alpha >= 128 if see_through and alpha is not None else None
+                item = gif_palette_indices(
+                    frame, hint, 255 if see_through else 256, lookup, visible
+                )
             previous = (frame, alpha, item)
             coded.put(item)
     finally:

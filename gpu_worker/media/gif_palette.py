@@ -55,6 +55,8 @@ def transparent(alpha: U8 | None) -> bool:
 def _pack(rgb: U8) -> NDArray[np.uint32]:
     """Each pixel's colour as one 24-bit number (R + G << 8 + B << 16): the pixels padded to
     four bytes by OpenCV and read as 32-bit words (8x faster than shifting three planes)."""
+    if rgb.size == 0:  # a frame with no visible pixel has no colours
+        return np.zeros(0, dtype=np.uint32)
     rgba = cv2.cvtColor(np.ascontiguousarray(rgb.reshape(-1, 1, 3)), cv2.COLOR_RGB2RGBA)
     words = rgba.reshape(-1).view(np.dtype("<u4"))  # little-endian whatever the machine
     return np.asarray(words & np.uint32(0xFFFFFF), dtype=np.uint32)
@@ -92,7 +94,11 @@ class ColourLookup:
         it mostly read it (1 ms -> 0.1 ms a frame for a swapped face in a 480x270 GIF).
         """
         assert len(palette) <= usable <= 256
-        key = palette.tobytes() + bytes(3 * (usable - len(palette))) + palette[:1].tobytes() * (256 - usable)
+        key = (
+            palette.tobytes()
+            + bytes(3 * (usable - len(palette)))
+            + palette[:1].tobytes() * (256 - usable)
+        )
         if key != self._nearest_key:
             self._nearest_key = key
             self._nearest_image = Image.new("P", (1, 1))
@@ -108,6 +114,7 @@ def gif_palette_indices(
     hint: U8 | None,
     max_colors: int = 256,
     lookup: ColourLookup | None = None,
+    visible: NDArray[np.bool_] | None = None,
 ) -> tuple[U8, U8]:
     """A palette (K, 3) and the (H, W) index image for ``frame``.
 
@@ -115,7 +122,8 @@ def gif_palette_indices(
     is written back bit for bit. The palette is ``hint`` (the input frame's own colours, as
     the decoder found them) when every pixel's colour is in it, else the frame's own colours
     when it has few enough, else ``hint`` topped up with colours of the new pixels, else an
-    octree quantisation of the frame.
+    octree quantisation of the frame. Only ``visible`` pixels count where it is given (a
+    frame with see-through pixels: their index is the transparent one whatever it says here).
     """
     lookup = lookup or ColourLookup()
     packed = _pack(frame)
@@ -123,19 +131,21 @@ def gif_palette_indices(
     if usable:  # an untouched frame: no second count of its colours
         assert hint is not None
         found = _found(lookup, packed, hint, frame)
-        if found.all():
+        missing = found == 0 if visible is None else (found == 0) & visible
+        if not missing.any():
             return hint, (found - 1).astype(np.uint8)
-    image = Image.fromarray(frame, "RGB")
-    own = image.getcolors(max_colors)
+    shown = frame if visible is None else np.ascontiguousarray(frame[visible])[None]
+    own = Image.fromarray(shown, "RGB").getcolors(max_colors) if shown.size else []
     if own is not None:
         palette = np.array([c for _, c in own], dtype=np.uint8).reshape(-1, 3)
         return palette, (_found(lookup, packed, palette, frame) - 1).astype(np.uint8)
     if not usable:
-        q = image.quantize(colors=max_colors, method=Image.Quantize.FASTOCTREE)
+        q = Image.fromarray(frame, "RGB").quantize(
+            colors=max_colors, method=Image.Quantize.FASTOCTREE
+        )
         pal = np.asarray(q.getpalette() or [], dtype=np.uint8).reshape(-1, 3)[:max_colors]
         return pal, np.ascontiguousarray(np.asarray(q))
     assert hint is not None
-    missing = found == 0
     bx, by, bw, bh = cv2.boundingRect(missing.view(np.uint8))
     inside = missing[by : by + bh, bx : bx + bw]
     new = frame[by : by + bh, bx : bx + bw][inside]

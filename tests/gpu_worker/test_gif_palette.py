@@ -163,8 +163,8 @@ def test_dark_pixels_of_a_swapped_face_stay_opaque_in_a_gif_with_transparency(
 
 @st.composite
 def edited_clips(draw: st.DrawFn) -> tuple[Clip, list[U8], list[NDArray[np.bool_]]]:
-    """A decoded GIF as the decoder gives it (frames drawn from one palette, their own
-    colours counted, maybe see-through pixels) and a swap's edit of it: a block of new
+    """A decoded GIF as the decoder gives it (frames drawn from one palette, the colours of
+    their visible pixels counted, maybe see-through pixels) and a swap's edit of it: a block of new
     colours (dark ones too) in some frames. Returns (clip, edited frames, edited masks)."""
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
@@ -179,9 +179,15 @@ def edited_clips(draw: st.DrawFn) -> tuple[Clip, list[U8], list[NDArray[np.bool_
         picks[: min(colours, h * w)] = rng.permutation(colours)[: h * w]
         frames.append(palette[rng.permutation(picks).reshape(h, w)])
     alpha = None
-    if see_through:
+    if see_through:  # see-through pixels decode as the transparent entry's colour
         alpha = [np.where(rng.random((h, w)) < 0.2, 0, 255).astype(np.uint8) for _ in frames]
-    own = [np.unique(f.reshape(-1, 3), axis=0) for f in frames]
+        key = rng.integers(0, 256, 3).astype(np.uint8)
+        for frame, a in zip(frames, alpha, strict=True):
+            frame[a < 128] = key
+    shown = [
+        f.reshape(-1, 3) if alpha is None else f[alpha[i] >= 128] for i, f in enumerate(frames)
+    ]
+    own = [np.unique(pixels, axis=0) for pixels in shown]  # what the decoder counts
     clip = Clip(
         frames, [80.0] * count, alpha=alpha, palettes=[p if len(p) <= 256 else None for p in own]
     )
@@ -217,3 +223,41 @@ def test_a_swapped_gif_keeps_untouched_pixels_and_transparency_exactly(
         assert np.array_equal(seen >= 128, opaque), f"frame {i}: transparency changed"
         keep = opaque & ~mask
         assert np.array_equal(before[keep], after[keep]), f"frame {i}: untouched pixels moved"
+
+
+def test_a_gif_with_a_transparent_index_and_255_colours_keeps_its_visible_pixels_exact(
+    tmp_path: Path,
+) -> None:
+    """The usual GIF sticker: 255 visible colours and the 256th palette entry as the
+    transparent one. Pillow decodes see-through pixels with that entry's colour, which is in
+    no visible pixel: counting it made 256 colours, one too many beside the transparent index,
+    and the whole frame was re-quantised (visible pixels moved)."""
+    rng = np.random.default_rng(3)
+    palette = rng.integers(0, 256, (256, 3)).astype(np.uint8)
+    palette[255] = (255, 0, 255)  # the transparent entry's colour
+    images = []
+    for _ in range(3):
+        indices = rng.permutation(np.resize(np.arange(255), 60 * 80)).reshape(60, 80)
+        indices[:6, :] = 255  # a see-through band
+        image = Image.fromarray(indices.astype(np.uint8), "P")
+        image.putpalette(palette.tobytes())
+        image.info["transparency"] = 255
+        images.append(image)
+    path = tmp_path / "sticker.gif"
+    images[0].save(
+        path, save_all=True, append_images=images[1:], duration=80, loop=0, transparency=255
+    )
+    clip = load_clip(path, LIMITS)
+    assert clip.alpha is not None and int(clip.alpha[0][:6].max()) == 0
+    edited = [f.copy() for f in clip.frames]
+    for frame in edited:
+        frame[30:40, 30:50] = gradient(20, 10, phase=60)
+    save_clip(clip.with_frames(edited), tmp_path / "out.gif")
+    back = load_clip(tmp_path / "out.gif", LIMITS)
+    assert back.alpha is not None
+    keep = np.ones((60, 80), bool)
+    keep[30:40, 30:50] = False
+    for i, (before, after) in enumerate(zip(clip.frames, back.frames, strict=True)):
+        visible = keep & (clip.alpha[i] >= 128)
+        assert np.array_equal(before[visible], after[visible]), f"frame {i}: visible pixels moved"
+        assert np.array_equal(back.alpha[i] >= 128, clip.alpha[i] >= 128)
