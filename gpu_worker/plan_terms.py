@@ -5,13 +5,14 @@ a capped clip also costs less to swap) and a small visible "swapzy" mark after i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import overload
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
-from gpu_worker.media.clip import Clip, Frame
+from gpu_worker.media.clip import Alpha, Clip, Frame
 
 MARK = "swapzy"
 MARK_OPACITY = 0.75
@@ -25,17 +26,27 @@ class ClipTerms:
     def before_swap(self, clip: Clip) -> Clip:
         return cap_resolution(clip, self.max_side)
 
-    def after_swap(self, frames: Sequence[Frame]) -> Sequence[Frame]:
-        """The swapped frames as the encoder should see them (marked when the plan says so)."""
-        return Watermarked(frames) if self.watermark else frames
+    def after_swap(self, clip: Clip, frames: Sequence[Frame]) -> Clip:
+        """``clip`` with the swapped ``frames`` as the encoder should see them: marked when the
+        plan says so. Where the clip is see-through under the mark, the mark's pixels are
+        made opaque (drawn on black there), or a transparent corner would hide it."""
+        if not self.watermark:
+            return clip.with_frames(frames)
+        marked = clip.with_frames(Watermarked(frames, clip.alpha))
+        if clip.alpha is None:
+            return marked
+        footprint = mark_footprint(clip.size)
+        opaque = [np.where(footprint, np.uint8(255), a).astype(np.uint8) for a in clip.alpha]
+        return replace(marked, alpha=opaque)
 
 
 class Watermarked(Sequence[Frame]):
     """``frames`` with the mark drawn on each as it is read (in the encoder's thread, so it
     follows the engine frame by frame); each frame is marked once."""
 
-    def __init__(self, frames: Sequence[Frame]) -> None:
+    def __init__(self, frames: Sequence[Frame], alpha: Sequence[Alpha] | None = None) -> None:
         self._frames = frames
+        self._alpha = alpha
         self._marked: dict[int, Frame] = {}
 
     def __len__(self) -> int:
@@ -52,7 +63,8 @@ class Watermarked(Sequence[Frame]):
             return [self[i] for i in range(*index.indices(len(self)))]
         i = index % len(self) if -len(self) <= index < len(self) else index
         if i not in self._marked:
-            self._marked[i] = watermark(self._frames[i])
+            alpha = None if self._alpha is None else self._alpha[i]
+            self._marked[i] = watermark(self._frames[i], alpha)
         return self._marked[i]
 
 
@@ -89,20 +101,46 @@ def _resize(image: Frame, size: tuple[int, int], interpolation: int) -> Frame:
     return np.asarray(cv2.resize(image, size, interpolation=interpolation), dtype=np.uint8)
 
 
-def watermark(frame: Frame) -> Frame:
+def watermark(frame: Frame, alpha: Alpha | None = None) -> Frame:
     """``frame`` with a small "swapzy" in its bottom-right corner: white text with a dark
-    outline (readable on any background), ~1/30 of the frame's height, slightly see-through."""
+    outline (readable on any background), ~1/30 of the frame's height, slightly see-through.
+    Where ``alpha`` says the frame is see-through under the mark, it is drawn on black (the
+    encoder makes those pixels opaque: ``ClipTerms.after_swap``)."""
     h, w = frame.shape[:2]
+    scale, thickness, origin = _mark_layout(w, h)
+    base = np.ascontiguousarray(frame)
+    if alpha is not None:
+        hidden = (alpha < 128) & mark_footprint((w, h))
+        if hidden.any():
+            base = base.copy()
+            base[hidden] = 0
+    marked = base.copy()
+    for colour, extra in (((0, 0, 0), 2), ((255, 255, 255), 0)):
+        cv2.putText(
+            marked, MARK, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, colour,
+            thickness + extra, cv2.LINE_AA,
+        )  # fmt: skip
+    blended = cv2.addWeighted(marked, MARK_OPACITY, base, 1 - MARK_OPACITY, 0)
+    return np.asarray(blended, dtype=np.uint8)
+
+
+def mark_footprint(size: tuple[int, int]) -> NDArray[np.bool_]:
+    """(H, W): the pixels the mark (its outline) covers at least half of, for a frame of
+    ``size`` (width, height)."""
+    w, h = size
+    scale, thickness, origin = _mark_layout(w, h)
+    canvas = np.zeros((h, w), dtype=np.uint8)
+    cv2.putText(
+        canvas, MARK, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255,), thickness + 2,
+        cv2.LINE_AA,
+    )  # fmt: skip
+    return canvas >= 128
+
+
+def _mark_layout(w: int, h: int) -> tuple[float, int, tuple[int, int]]:
+    """(font scale, stroke thickness, text origin) of the mark on a w x h frame."""
     scale = max(0.3, min(w, h) / 480)
     thickness = max(1, round(scale * 1.5))
     (tw, th), base = cv2.getTextSize(MARK, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
     margin = max(3, round(4 * scale))
-    x, y = max(0, w - tw - margin), max(th, h - base - margin)
-    marked = np.ascontiguousarray(frame).copy()
-    for colour, extra in (((0, 0, 0), 2), ((255, 255, 255), 0)):
-        cv2.putText(
-            marked, MARK, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour,
-            thickness + extra, cv2.LINE_AA,
-        )  # fmt: skip
-    blended = cv2.addWeighted(marked, MARK_OPACITY, frame, 1 - MARK_OPACITY, 0)
-    return np.asarray(blended, dtype=np.uint8)
+    return scale, thickness, (max(0, w - tw - margin), max(th, h - base - margin))

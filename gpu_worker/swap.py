@@ -74,7 +74,7 @@ def swap_files(
     clip = terms.before_swap(clip)
     t1 = time.perf_counter()
     feed = FrameFeed(len(clip))
-    encoding = clip.with_frames(terms.after_swap(feed))
+    encoding = terms.after_swap(clip, feed)
     coder = (
         _Encoder(encoding, ext, on_progress)
         if encoder is None
@@ -104,7 +104,7 @@ def swap_files(
         data = coder.result()
     except EncoderGone:  # the encoder process died: the frames are all here
         log.warning("encoder process gone: encoding %s in this process", output.name)
-        data = encode_clip(clip.with_frames(terms.after_swap(result.frames)), ext)
+        data = encode_clip(terms.after_swap(clip, result.frames), ext)
     tmp = output.with_name(f".{output.name}.partial")
     tmp.write_bytes(data)
     tmp.replace(output)

@@ -13,6 +13,7 @@ from core.config import MediaLimits
 from gpu_worker.engines.noop import NoopEngine
 from gpu_worker.media.clip import Clip, Frame
 from gpu_worker.media.decode import load_clip
+from gpu_worker.media.encode import save_clip
 from gpu_worker.plan_terms import ClipTerms, cap_resolution, capped_size, watermark
 from gpu_worker.swap import swap_files
 from tests.conftest import SampleFiles
@@ -92,3 +93,39 @@ def test_a_free_job_comes_out_capped_and_marked_a_pro_job_untouched(
         corner, rest_free = _corner_and_rest(expected, np.asarray(free.frames[i]))
         assert corner_pro < 1.0 and rest < 1.0  # Pro: the clip as the engine made it
         assert corner > 5.0 and rest_free < 1.0  # Free: the mark, and only the mark
+
+
+def test_the_mark_shows_where_the_clip_is_see_through(
+    tmp_path: Path, sample_files: SampleFiles
+) -> None:
+    """A sticker whose bottom-right corner is see-through: a Free clip's mark must show there
+    (its pixels made opaque, drawn on black), a Pro clip's corner stays see-through."""
+    limits = MediaLimits()
+    original = load_clip(sample_files.target, limits)
+    h, w = original.frames[0].shape[:2]
+    alpha = [np.full((h, w), 255, np.uint8) for _ in original.frames]
+    for a in alpha:
+        a[h // 2 :, w // 2 :] = 0
+    sticker = tmp_path / "sticker.gif"
+    save_clip(Clip(list(original.frames), list(original.durations_ms), alpha=alpha), sticker)
+
+    def run(name: str, terms: ClipTerms) -> Clip:
+        out = tmp_path / f"{name}.gif"
+        swap_files(
+            sticker, sample_files.source, out, engine=NoopEngine(), limits=limits, terms=terms
+        )
+        return load_clip(out, limits)
+
+    pro, free = run("pro", ClipTerms()), run("free", ClipTerms(watermark=True))
+    assert pro.alpha is not None and free.alpha is not None
+    corner = np.zeros((h, w), bool)
+    corner[h // 2 :, w // 2 :] = True
+    for i in range(len(original)):
+        assert int(pro.alpha[i][corner].max()) == 0
+        shown = free.alpha[i] >= 128
+        assert np.array_equal(shown[~corner], np.ones_like(shown[~corner]))
+        mark = shown & corner
+        assert 30 < int(mark.sum()) < corner.sum() // 4  # the mark's strokes, not the corner
+        white = (free.frames[i][mark] > 170).all(axis=1).sum()  # 75 % white on black
+        dark = (free.frames[i][mark] < 80).all(axis=1).sum()
+        assert white > 10 and dark > 10  # white letters in a dark outline
