@@ -43,15 +43,28 @@ def clip_of(frames: Sequence[Frame], alpha: list[NDArray[np.uint8]] | None = Non
 
 
 @pytest.mark.parametrize("ext", [".gif", ".webp", ".mp4"])
-def test_the_child_writes_what_this_process_writes(encoder: EncoderProcess, ext: str) -> None:
+def test_the_child_writes_what_this_process_writes(
+    tmp_path: Path, encoder: EncoderProcess, ext: str
+) -> None:
     frames = distinct_frames(6)
     alpha = [np.full(frames[0].shape[:2], 255 if i % 2 else 0, np.uint8) for i in range(6)]
     seen: list[int] = []
     for clip in (clip_of(frames), clip_of(frames, alpha=alpha)):
         seen.clear()
         got = encoder.encode(clip, ext).result(lambda done, total: seen.append(done))
-        assert got == encode_clip(clip, ext)
+        here = encode_clip(clip, ext)
         assert seen == [1, 2, 3, 4, 5, 6]
+        if ext != ".mp4":
+            assert got == here
+            continue
+        # x264's threads do not promise the same bytes twice (1 run in ~120 differed here,
+        # under load); the same clip is what counts
+        (tmp_path / "child.mp4").write_bytes(got)
+        (tmp_path / "here.mp4").write_bytes(here)
+        a, b = (load_clip(tmp_path / f"{n}.mp4", MediaLimits()) for n in ("child", "here"))
+        assert len(a) == len(b) == 6 and a.durations_ms == b.durations_ms
+        for x, y in zip(a.frames, b.frames, strict=True):
+            assert np.abs(x.astype(np.int16) - y.astype(np.int16)).mean() < 1.0
 
 
 def test_clip_after_clip_in_one_child_and_an_aborted_clip_between(
