@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from gpu_worker.media.clip import Alpha, Clip, Frame
+from gpu_worker.media.clip import Clip, Frame
 
 MARK = "swapzy"
 MARK_OPACITY = 0.75
@@ -32,21 +32,23 @@ class ClipTerms:
         made opaque (drawn on black there), or a transparent corner would hide it."""
         if not self.watermark:
             return clip.with_frames(frames)
-        marked = clip.with_frames(Watermarked(frames, clip.alpha))
         if clip.alpha is None:
-            return marked
+            return clip.with_frames(Watermarked(frames))
         footprint = mark_footprint(clip.size)
+        hidden = [(a < 128) & footprint for a in clip.alpha]  # see-through under the mark
         opaque = [np.where(footprint, np.uint8(255), a).astype(np.uint8) for a in clip.alpha]
-        return replace(marked, alpha=opaque)
+        return replace(clip.with_frames(Watermarked(frames, hidden)), alpha=opaque)
 
 
 class Watermarked(Sequence[Frame]):
     """``frames`` with the mark drawn on each as it is read (in the encoder's thread, so it
     follows the engine frame by frame); each frame is marked once."""
 
-    def __init__(self, frames: Sequence[Frame], alpha: Sequence[Alpha] | None = None) -> None:
+    def __init__(
+        self, frames: Sequence[Frame], hidden: Sequence[NDArray[np.bool_]] | None = None
+    ) -> None:
         self._frames = frames
-        self._alpha = alpha
+        self._hidden = hidden  # per frame: the mark's pixels that were see-through
         self._marked: dict[int, Frame] = {}
 
     def __len__(self) -> int:
@@ -63,8 +65,8 @@ class Watermarked(Sequence[Frame]):
             return [self[i] for i in range(*index.indices(len(self)))]
         i = index % len(self) if -len(self) <= index < len(self) else index
         if i not in self._marked:
-            alpha = None if self._alpha is None else self._alpha[i]
-            self._marked[i] = watermark(self._frames[i], alpha)
+            hidden = None if self._hidden is None else self._hidden[i]
+            self._marked[i] = watermark(self._frames[i], hidden)
         return self._marked[i]
 
 
@@ -101,19 +103,17 @@ def _resize(image: Frame, size: tuple[int, int], interpolation: int) -> Frame:
     return np.asarray(cv2.resize(image, size, interpolation=interpolation), dtype=np.uint8)
 
 
-def watermark(frame: Frame, alpha: Alpha | None = None) -> Frame:
+def watermark(frame: Frame, hidden: NDArray[np.bool_] | None = None) -> Frame:
     """``frame`` with a small "swapzy" in its bottom-right corner: white text with a dark
     outline (readable on any background), ~1/30 of the frame's height, slightly see-through.
-    Where ``alpha`` says the frame is see-through under the mark, it is drawn on black (the
-    encoder makes those pixels opaque: ``ClipTerms.after_swap``)."""
+    ``hidden`` (the mark's pixels where the frame was see-through) are drawn on black (the
+    encoder makes them opaque: ``ClipTerms.after_swap``)."""
     h, w = frame.shape[:2]
     scale, thickness, origin = _mark_layout(w, h)
     base = np.ascontiguousarray(frame)
-    if alpha is not None:
-        hidden = (alpha < 128) & mark_footprint((w, h))
-        if hidden.any():
-            base = base.copy()
-            base[hidden] = 0
+    if hidden is not None and hidden.any():
+        base = base.copy()
+        base[hidden] = 0
     marked = base.copy()
     for colour, extra in (((0, 0, 0), 2), ((255, 255, 255), 0)):
         cv2.putText(
