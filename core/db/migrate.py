@@ -18,12 +18,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, create_engine, pool, text
+from sqlalchemy import Connection, create_engine, event, pool, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from core.db.audit_models import AUDIT_TABLE
-from core.db.session import Database, is_sqlite, sync_url
+from core.db.session import Database, is_sqlite, sqlite_pragmas, sync_url
 from core.errors import ServiceUnavailable, SwapzyError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -112,6 +112,8 @@ def _connect(url: str, *, begin: bool) -> Iterator[Connection]:
             raise _unreachable(url, exc) from exc
     connect_args = {} if is_sqlite(sync) else {"connect_timeout": _CONNECT_TIMEOUT_S}
     engine = create_engine(sync, poolclass=pool.NullPool, connect_args=connect_args)
+    if is_sqlite(sync):  # a new file is WAL from its first table on, as the app opens it
+        event.listen(engine, "connect", sqlite_pragmas)
     try:
         try:
             conn = engine.connect()

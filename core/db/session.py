@@ -41,12 +41,21 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the web app read while a worker writes; busy_timeout makes writers queue up
-    # instead of failing with "database is locked" (several processes share the file).
+def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Each new SQLite connection: WAL lets the web app read while a worker writes;
+    busy_timeout makes writers queue up instead of failing with "database is locked"
+    (several processes share the file).
+
+    busy_timeout comes first, and the file is switched to WAL only while it is not (the mode
+    sticks to the file): the switch needs the file to itself, and with the timeout still at
+    the driver's 5 s, connections opened together on a new file under load failed with
+    "database is locked" (test_audit's concurrent writers, once in CI)."""
     cur = dbapi_connection.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA journal_mode")
+    row = cur.fetchone()
+    if row is None or str(row[0]).lower() != "wal":
+        cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 
@@ -54,7 +63,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(async_url(url))
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
     return create_async_engine(async_url(url), pool_pre_ping=True, pool_size=5, max_overflow=5)
 
