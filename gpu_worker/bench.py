@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from core.config import MediaLimits
+from core.media import probe_target
 from gpu_worker.engines.base import Engine, Frame
 from gpu_worker.media import Clip, load_clip, save_clip
 from gpu_worker.media.encoder_process import EncoderProcess
@@ -164,7 +165,8 @@ def _full_size(
 ) -> tuple[tuple[int, int], float, float]:
     """(size, floor s, whole s) of the clip's own file, as a user sends it."""
     out = tmp / f"full{original.suffix}"
-    size = load_clip(original, MediaLimits()).size
+    info = probe_target(original, MediaLimits())  # the header: no decode just for the size
+    size = (info.width, info.height)
     floor_s = _median(lambda: _floor(original, out), repeats)
     return size, floor_s, _median(lambda: _whole(engine, original, face, out), repeats)
 

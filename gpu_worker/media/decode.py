@@ -96,10 +96,19 @@ def _colours(rgb: Frame, alpha: Alpha) -> NDArray[np.uint8] | None:
     pixel may have: counted, it would make a sticker's 255 colours 256, one too many beside
     the transparent index (gif_palette.py)."""
     see_through = alpha < 128
-    pixels = rgb[~see_through][None] if see_through.any() else rgb
-    if pixels.size == 0:
+    return own_colours(rgb, ~see_through if see_through.any() else None, 256)
+
+
+def own_colours(
+    frame: Frame, visible: NDArray[np.bool_] | None, max_colors: int
+) -> NDArray[np.uint8] | None:
+    """The distinct colours (K, 3) of the frame's ``visible`` pixels (all where None) when
+    there are at most ``max_colors``, else None (what ``Clip.palettes`` holds, and what the
+    GIF encoder counts again for a frame that changed)."""
+    shown = frame if visible is None else np.ascontiguousarray(frame[visible])[None]
+    if shown.size == 0:
         return np.zeros((0, 3), dtype=np.uint8)
-    found = Image.fromarray(np.ascontiguousarray(pixels), "RGB").getcolors(256)
+    found = Image.fromarray(shown, "RGB").getcolors(max_colors)
     if found is None:
         return None
     return np.array([c for _, c in found], dtype=np.uint8).reshape(-1, 3)

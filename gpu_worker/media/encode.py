@@ -125,10 +125,10 @@ def _code_frames(clip: Clip, coded: queue.SimpleQueue[tuple[U8, U8] | None]) -> 
     previous: tuple[U8, U8 | None, tuple[U8, U8]] | None = None
     try:
         shared = shared_palette(clip)
+        own = clip.palettes or [None] * len(clip)
         for i, frame in enumerate(clip.frames):
             alpha = clip.alpha[i] if clip.alpha is not None else None
-            hint = clip.palettes[i] if clip.palettes is not None else None
-            hint = shared if shared is not None else hint
+            hint = shared if shared is not None else own[i]
             # A frame that repeats the one before (a held picture) is written with the same
             # palette and indices, so it decodes to the same pixels, not a re-quantised copy.
             if previous is not None and _same(previous[0], frame) and _same(previous[1], alpha):

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from gpu_worker.media.clip import Clip
+from gpu_worker.media.decode import own_colours
 
 U8 = NDArray[np.uint8]
 
@@ -134,11 +135,9 @@ def gif_palette_indices(
         missing = found == 0 if visible is None else (found == 0) & visible
         if not missing.any():
             return hint, (found - 1).astype(np.uint8)
-    shown = frame if visible is None else np.ascontiguousarray(frame[visible])[None]
-    own = Image.fromarray(shown, "RGB").getcolors(max_colors) if shown.size else []
+    own = own_colours(frame, visible, max_colors)
     if own is not None:
-        palette = np.array([c for _, c in own], dtype=np.uint8).reshape(-1, 3)
-        return palette, (_found(lookup, packed, palette, frame) - 1).astype(np.uint8)
+        return own, (_found(lookup, packed, own, frame) - 1).astype(np.uint8)
     if not usable:
         q = Image.fromarray(frame, "RGB").quantize(
             colors=max_colors, method=Image.Quantize.FASTOCTREE
