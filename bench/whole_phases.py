@@ -29,14 +29,13 @@ from pathlib import Path
 from PIL import Image
 
 from core.config import MediaLimits
-from gpu_worker.bench import BenchClip, bench_clips
+from gpu_worker.bench import BenchClip, bench_clips, floor, timed, whole
 from gpu_worker.engines.classic.engine import ClassicEngine
 from gpu_worker.media import load_clip, save_clip
 from gpu_worker.media.encode import encode_clip
 from gpu_worker.media.encoder_process import EncoderProcess
 from gpu_worker.media.feed import FrameFeed
 from gpu_worker.media.sandbox import decode_pair
-from gpu_worker.swap import swap_files
 
 COLUMNS = ("floor", "whole", "whole_process", "render", "encode", "render_encode")
 
@@ -73,11 +72,6 @@ def _clip_row(
             clip, frames=engine.swap(photo, clip.frames, durations_ms=clip.durations_ms).frames
         )
 
-        def whole(process: EncoderProcess | None) -> None:
-            inputs = decode_pair(src, face_path, limits)
-            swap_files(src, face_path, out, engine=engine, limits=limits, inputs=inputs,
-                       encoder=process)  # fmt: skip
-
         def render() -> float:
             engine.swap(photo, clip.frames, durations_ms=clip.durations_ms)
             return phases.render_end - phases.render_start
@@ -91,11 +85,11 @@ def _clip_row(
             return time.perf_counter() - phases.render_start
 
         runs: dict[str, Callable[[], float]] = {
-            "floor": lambda: _timed(lambda: save_clip(load_clip(src, limits), out)),
-            "whole": lambda: _timed(lambda: whole(None)),
-            "whole_process": lambda: _timed(lambda: whole(encoder)),
+            "floor": lambda: timed(lambda: floor(src, out)),
+            "whole": lambda: timed(lambda: whole(engine, src, face_path, out)),
+            "whole_process": lambda: timed(lambda: whole(engine, src, face_path, out, encoder)),
             "render": render,
-            "encode": lambda: _timed(lambda: encode_clip(swapped, ".gif")),
+            "encode": lambda: timed(lambda: encode_clip(swapped, ".gif")),
             "render_encode": render_encode,
         }
         times: dict[str, list[float]] = {k: [] for k in COLUMNS}
@@ -103,12 +97,6 @@ def _clip_row(
             for name in COLUMNS if r % 2 else reversed(COLUMNS):
                 times[name].append(runs[name]())
     return {k: statistics.median(v) for k, v in times.items()}
-
-
-def _timed(fn: Callable[[], object]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def main() -> None:

@@ -109,7 +109,7 @@ def bench_clips(shared_media: Path | None) -> Iterator[BenchClip]:
         yield BenchClip(path.name, resized(load_clip(path, limits)), face, path)
 
 
-def _timed(fn: Callable[[], object]) -> float:
+def timed(fn: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
@@ -133,10 +133,10 @@ def bench_clip(engine: Engine, item: BenchClip, repeats: int, encoder: EncoderPr
 
         with one_core():
             engine_only()  # warm-up
-            eng = min(_timed(engine_only) for _ in range(repeats))
-            whole_one_core_s = _median(lambda: _whole(engine, src, face_path, out), repeats)
-        floor_s = _median(lambda: _floor(src, out), repeats)
-        whole_s = _median(lambda: _whole(engine, src, face_path, out), repeats)
+            eng = min(timed(engine_only) for _ in range(repeats))
+            whole_one_core_s = _median(lambda: whole(engine, src, face_path, out), repeats)
+        floor_s = _median(lambda: floor(src, out), repeats)
+        whole_s = _median(lambda: whole(engine, src, face_path, out), repeats)
         worker_s = _median(worker, repeats)
         full = None
         if item.original is not None:
@@ -167,24 +167,27 @@ def _full_size(
     out = tmp / f"full{original.suffix}"
     info = probe_target(original, MediaLimits())  # the header: no decode just for the size
     size = (info.width, info.height)
-    floor_s = _median(lambda: _floor(original, out), repeats)
-    return size, floor_s, _median(lambda: _whole(engine, original, face, out), repeats)
+    floor_s = _median(lambda: floor(original, out), repeats)
+    return size, floor_s, _median(lambda: whole(engine, original, face, out), repeats)
 
 
-def _floor(src: Path, out: Path) -> None:
+def floor(src: Path, out: Path) -> None:
     """Decode + encode only."""
     save_clip(load_clip(src, MediaLimits()), out)
 
 
-def _whole(engine: Engine, src: Path, face: Path, out: Path) -> None:
-    """``swapzy swap``'s way: inputs decoded in this process, the encoder beside the engine."""
+def whole(
+    engine: Engine, src: Path, face: Path, out: Path, encoder: EncoderProcess | None = None
+) -> None:
+    """``swapzy swap``'s way: inputs decoded in this process, the encoder beside the engine
+    (in a thread, or in ``encoder``'s process where one is given)."""
     limits = MediaLimits()
     inputs = decode_pair(src, face, limits)
-    swap_files(src, face, out, engine=engine, limits=limits, inputs=inputs)
+    swap_files(src, face, out, engine=engine, limits=limits, inputs=inputs, encoder=encoder)
 
 
 def _median(fn: Callable[[], object], repeats: int) -> float:
-    return statistics.median(_timed(fn) for _ in range(repeats))
+    return statistics.median(timed(fn) for _ in range(repeats))
 
 
 def run(engine: Engine, shared_media: Path | None, repeats: int = 3) -> list[ClipBench]:
