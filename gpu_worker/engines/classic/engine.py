@@ -29,10 +29,10 @@ from gpu_worker.engines.classic.landmarks import (
     FACE_DETECTION_MODEL,
     FACE_MESH_MODEL,
     FaceDetector,
-    FaceMesh,
     landmarks_in_box,
 )
 from gpu_worker.engines.classic.mesh import MESH_POINTS, FaceTopology, build_topology
+from gpu_worker.engines.classic.mesh_tracker import StillMesh
 from gpu_worker.engines.classic.render import (
     ColourState,
     RenderParams,
@@ -116,7 +116,7 @@ class ClassicEngine:
         # The clip's landmarks, in up to this many spans at once (landmark_pass.py).
         self._landmarks = LandmarkPass(landmark_spans)
         self._landmarks.warm()
-        self._photo = FaceMesh(video=False, max_faces=5)
+        self._photo = StillMesh(max_faces=5)
         self._near_detector = FaceDetector(full_range=False)
         # Only group photos with small faces need it: built on first use (~25 ms of start-up).
         self._far_detector: FaceDetector | None = None

@@ -1,13 +1,14 @@
-"""The clip's landmark pass: FaceMesh in video mode over the clip, in a few spans at once.
+"""The clip's landmark pass: FaceMesh's tracker (mesh_tracker.py) over the clip, in a few
+spans at once.
 
-Video mode tracks each face from the frame before (no detector run per frame), so one graph
-must see its frames in order; that made the pass one long chain on one core, about half of
-the engine's time. The clip is cut into contiguous spans, each tracked by a graph of its own
-on its own thread (mediapipe lets go of the GIL). A span's graph starts ``LEAD_IN`` frames
-early and drops those: a tracker started fresh sits 0.6-1.3 px (mean over the face, 320-px
-frames) off where a running one would be on its first frame, and settles within a few frames
-(after 4: 0.02-0.27 px at worst, after 6: 0.01-0.10 px, on the sample and three real clips),
-so the cut does not show.
+The tracker follows each face from the frame before (no detector run per frame), so one
+tracker must see its frames in order; that made the pass one long chain on one core, about
+half of the engine's time. The clip is cut into contiguous spans, each followed by a tracker
+of its own on its own thread (the model lets go of the GIL). A span's tracker starts
+``LEAD_IN`` frames early and drops those: a tracker started fresh sits 0.6-1.3 px (mean over
+the face, 320-px frames) off where a running one would be on its first frame, and settles
+within a few frames (after 4: 0.02-0.27 px at worst, after 6: 0.01-0.10 px, on the sample
+and three real clips), so the cut does not show.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gpu_worker.engines.base import Frame
-from gpu_worker.engines.classic.landmarks import FaceMesh
+from gpu_worker.engines.classic.mesh_tracker import MeshTracker
 from gpu_worker.engines.classic.tracking import SAME_FACE_IOU, box, iou
 
 F32 = NDArray[np.float32]
@@ -47,27 +48,27 @@ def spans(frames: int, parts: int) -> list[Span]:
 
 
 class LandmarkPass:
-    """Video-mode graphs kept across clips, one per (faces tracked, span slot), built on first
-    use; ``track`` runs a clip through them."""
+    """Trackers kept across clips, one per span slot, built on first use; ``track`` runs a
+    clip through them."""
 
     def __init__(self, parallel: int) -> None:
         self.parallel = max(1, parallel)
-        self._graphs: dict[tuple[int, int], FaceMesh] = {}
+        self._trackers: dict[int, MeshTracker] = {}
 
-    def warm(self, faces: int = 1) -> None:
-        """Build the first slot's graph now (start-up), so a clip's first span waits for none."""
-        self._graph(faces, 0)
+    def warm(self) -> None:
+        """Build the first slot's tracker now (start-up), so a clip's first span waits for none."""
+        self._tracker(0)
 
     def close(self) -> None:
-        for graph in self._graphs.values():
-            graph.close()
-        self._graphs.clear()
+        for tracker in self._trackers.values():
+            tracker.close()
+        self._trackers.clear()
 
-    def _graph(self, faces: int, slot: int) -> FaceMesh:
-        graph = self._graphs.get((faces, slot))
-        if graph is None:
-            graph = self._graphs[(faces, slot)] = FaceMesh(video=True, max_faces=faces)
-        return graph
+    def _tracker(self, slot: int) -> MeshTracker:
+        tracker = self._trackers.get(slot)
+        if tracker is None:
+            tracker = self._trackers[slot] = MeshTracker()
+        return tracker
 
     def track(
         self,
@@ -85,13 +86,13 @@ class LandmarkPass:
 
         def run(slot: int, span: Span) -> list[list[F32]] | None:
             try:
-                graph = self._graph(faces, slot)
-                graph.forget()
+                tracker = self._tracker(slot)
+                tracker.forget(faces)
                 found: list[list[F32]] = []
                 for i in range(span.lead, span.end):
                     if stopped or give_up():
                         return None
-                    landmarks = graph.detect(frames[i])
+                    landmarks = tracker.detect(frames[i])
                     if i >= span.start:
                         found.append(landmarks)
                         ticks.put(True)

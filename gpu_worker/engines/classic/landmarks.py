@@ -10,7 +10,7 @@ import sys
 import threading
 import types
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import cv2
 import numpy as np
@@ -37,6 +37,13 @@ FACE_DETECTION_MODEL = ModelInfo(
 
 Landmarks = NDArray[np.float32]  # (468, 3): x, y in pixels; z in pixels, smaller = nearer
 Box = tuple[float, float, float, float]
+
+
+class Detection(NamedTuple):
+    """A detector's face: its box and eye centres (the face's right eye first), in pixels."""
+
+    box: Box
+    eyes: tuple[tuple[float, float], tuple[float, float]]
 
 
 class _QuietStderr:
@@ -154,7 +161,9 @@ def landmark_points(face: Any, w: int, h: int) -> Landmarks:
 
 
 class FaceMesh:
-    """Landmarks of up to ``max_faces`` faces per image.
+    """Landmarks of up to ``max_faces`` faces per image, through mediapipe's own FaceMesh
+    graph. The engine runs the graph's model itself (mesh_tracker.py, 2x faster); this is the
+    reference the tests hold that to.
 
     ``video=True`` lets mediapipe track faces between consecutive frames (faster, steadier);
     call ``forget`` between clips. ``video=False`` treats every image on its own (photos).
@@ -200,6 +209,10 @@ class FaceMesh:
         self._mesh.close()
 
 
+class Mesh(Protocol):
+    def detect(self, rgb: NDArray[np.uint8]) -> list[Landmarks]: ...
+
+
 class FaceDetector:
     """Face boxes. ``full_range`` finds small faces (group photos) at ~4x the cost."""
 
@@ -212,20 +225,30 @@ class FaceDetector:
             self._det.process(np.zeros((64, 64, 3), dtype=np.uint8))
 
     def detect(self, rgb: NDArray[np.uint8]) -> list[Box]:
+        return [face.box for face in self.faces(rgb)]
+
+    def faces(self, rgb: NDArray[np.uint8]) -> list[Detection]:
+        """Faces with their eyes, most confident first."""
         h, w = rgb.shape[:2]
         with quiet_native_stderr():
             result = self._det.process(np.ascontiguousarray(rgb))
-        boxes: list[Box] = []
+        found: list[Detection] = []
         for d in result.detections or []:
             b = d.location_data.relative_bounding_box
-            boxes.append((b.xmin * w, b.ymin * h, (b.xmin + b.width) * w, (b.ymin + b.height) * h))
-        return boxes
+            right, left = d.location_data.relative_keypoints[:2]
+            found.append(
+                Detection(
+                    (b.xmin * w, b.ymin * h, (b.xmin + b.width) * w, (b.ymin + b.height) * h),
+                    ((right.x * w, right.y * h), (left.x * w, left.y * h)),
+                )
+            )
+        return found
 
     def close(self) -> None:
         self._det.close()
 
 
-def landmarks_in_box(mesh: FaceMesh, rgb: NDArray[np.uint8], face: Box) -> Landmarks | None:
+def landmarks_in_box(mesh: Mesh, rgb: NDArray[np.uint8], face: Box) -> Landmarks | None:
     """Landmarks of the face in ``face`` (a detector box), found on an enlarged crop."""
     h, w = rgb.shape[:2]
     x0, y0, x1, y1 = face

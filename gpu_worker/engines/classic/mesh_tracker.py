@@ -1,0 +1,201 @@
+"""FaceMesh's landmark model driven directly: the video-mode tracker without its graph.
+
+mediapipe's FaceMesh graph runs ``face_landmark.tflite`` (192x192 in, 468 points and a
+face-presence logit out) on a rotated square around each face, found by BlazeFace on the
+first picture and, after that, from the landmarks of the picture before. The model itself
+takes ~1.1 ms a picture here; through the graph a picture took ~3 ms (4.2 beside the side
+thread): packets, the detector's gate and loop calculators, the result's protobuf. This
+module does the graph's steps itself, with the graph's own constants (mediapipe's
+``face_landmark_front_cpu``, ``face_detection_front_detection_to_roi`` and
+``face_landmark_landmarks_to_roi``):
+
+- a face's region: the axis-aligned box of the detection (or of the previous landmarks),
+  turned so the eyes (detector keypoints 0 and 1, landmarks 33 and 263) lie level, made
+  square on its long side and enlarged 1.5x;
+- the detector runs only while fewer faces are tracked than asked for; its regions that
+  overlap a tracked one (IoU >= 0.5) give way to it;
+- a face whose presence score (sigmoid of the logit) is under 0.5 is dropped.
+
+The model runs on a LiteRT (TFLite) interpreter, which lets go of the GIL while it works.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from typing import Any, NamedTuple
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from gpu_worker.engines.classic.landmarks import (
+    Detection,
+    FaceDetector,
+    Landmarks,
+    light_mediapipe_import,
+    quiet_native_stderr,
+)
+
+SIDE = 192  # the model's input, pixels a side
+ROI_SCALE = 1.5  # the region around a face, as a multiple of its box's long side
+SAME_REGION_IOU = 0.5  # a detection overlapping a tracked face this much is that face
+EYE_POINTS = (33, 263)  # the outer eye corners, which level the next picture's region
+
+
+class Roi(NamedTuple):
+    """A square region in image pixels, turned by ``angle`` radians (clockwise on screen)."""
+
+    cx: float
+    cy: float
+    side: float
+    angle: float
+
+
+def _level(box: tuple[float, float, float, float], a: NDArray[Any], b: NDArray[Any]) -> Roi:
+    """The region for a face with this box and eye points ``a`` -> ``b`` (pixels)."""
+    x0, y0, x1, y1 = box
+    angle = -math.atan2(-(float(b[1]) - float(a[1])), float(b[0]) - float(a[0]))
+    angle = (angle + math.pi) % (2 * math.pi) - math.pi
+    side = max(x1 - x0, y1 - y0) * ROI_SCALE
+    return Roi((x0 + x1) / 2, (y0 + y1) / 2, side, angle)
+
+
+def roi_from_detection(face: Detection) -> Roi:
+    return _level(face.box, np.asarray(face.eyes[0]), np.asarray(face.eyes[1]))
+
+
+def roi_from_points(points: Landmarks) -> Roi:
+    box = (
+        float(points[:, 0].min()),
+        float(points[:, 1].min()),
+        float(points[:, 0].max()),
+        float(points[:, 1].max()),
+    )
+    return _level(box, points[EYE_POINTS[0]], points[EYE_POINTS[1]])
+
+
+def _roi_iou(a: Roi, b: Roi) -> float:
+    """Overlap of two regions' axis-aligned squares (the graph's association ignores turn)."""
+    ra, rb = a.side / 2, b.side / 2
+    ix = max(0.0, min(a.cx + ra, b.cx + rb) - max(a.cx - ra, b.cx - rb))
+    iy = max(0.0, min(a.cy + ra, b.cy + rb) - max(a.cy - ra, b.cy - rb))
+    inter = ix * iy
+    union = a.side**2 + b.side**2 - inter
+    return inter / union if union > 0 else 0.0
+
+
+def associate(found: list[Roi], tracked: list[Roi]) -> list[Roi]:
+    """Detected regions that are no tracked face, then the tracked ones (the graph's order)."""
+    fresh = [r for r in found if all(_roi_iou(r, t) < SAME_REGION_IOU for t in tracked)]
+    return fresh + tracked
+
+
+def crop_matrix(roi: Roi) -> NDArray[np.float64]:
+    """The 2x3 affine map from model-input pixels to image pixels for ``roi``."""
+    k = roi.side / SIDE
+    c, s = math.cos(roi.angle) * k, math.sin(roi.angle) * k
+    half = SIDE / 2
+    return np.array(
+        [[c, -s, roi.cx - half * (c - s)], [s, c, roi.cy - half * (s + c)]], dtype=np.float64
+    )
+
+
+def model_path() -> str:
+    """face_landmark.tflite inside the installed mediapipe wheel."""
+    light_mediapipe_import()
+    root = next(iter(sys.modules["mediapipe"].__path__))
+    return os.path.join(root, "modules", "face_landmark", "face_landmark.tflite")
+
+
+class LandmarkModel:
+    """face_landmark.tflite on one LiteRT interpreter (one thread; one user at a time)."""
+
+    def __init__(self, path: str | None = None) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        with quiet_native_stderr():
+            self._interpreter = Interpreter(model_path=path or model_path(), num_threads=1)
+            self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        outputs = {d["name"]: d["index"] for d in self._interpreter.get_output_details()}
+        points, flag = sorted(
+            outputs.values(),
+            key=lambda i: -int(np.prod(self._interpreter.get_tensor(i).shape)),
+        )
+        self._points, self._flag = points, flag
+        self._tensor = np.zeros((1, SIDE, SIDE, 3), dtype=np.float32)
+
+    def run(self, rgb: NDArray[np.uint8], roi: Roi) -> tuple[Landmarks, float]:
+        """The face's 468 points in image pixels (z in pixels too) and its presence logit."""
+        m = crop_matrix(roi)
+        crop = cv2.warpAffine(
+            rgb,
+            m,
+            (SIDE, SIDE),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        np.multiply(crop, np.float32(1 / 255), out=self._tensor[0], casting="unsafe")
+        self._interpreter.set_tensor(self._input, self._tensor)
+        self._interpreter.invoke()
+        raw = self._interpreter.get_tensor(self._points).reshape(-1, 3)[:468]
+        logit = float(self._interpreter.get_tensor(self._flag).reshape(-1)[0])
+        points = np.empty((raw.shape[0], 3), dtype=np.float32)
+        points[:, :2] = raw[:, :2] @ m[:, :2].T.astype(np.float32) + m[:, 2].astype(np.float32)
+        points[:, 2] = raw[:, 2] * np.float32(roi.side / SIDE)
+        return points, logit
+
+
+class MeshTracker:
+    """Landmarks of up to ``max_faces`` faces per picture, each found from the one before
+    (FaceMesh's video mode); ``forget`` between clips."""
+
+    def __init__(self, *, max_faces: int = 1) -> None:
+        self.max_faces = max_faces
+        self._model = LandmarkModel()
+        self._detector = FaceDetector(full_range=False)
+        self._tracked: list[Roi] = []
+
+    def forget(self, max_faces: int | None = None) -> None:
+        """Start over (a new clip), following up to ``max_faces`` faces from now on."""
+        self._tracked = []
+        if max_faces is not None:
+            self.max_faces = max_faces
+
+    def detect(self, rgb: NDArray[np.uint8]) -> list[Landmarks]:
+        regions = self._tracked
+        if len(regions) < self.max_faces:
+            found = [roi_from_detection(d) for d in self._detector.faces(rgb)[: self.max_faces]]
+            regions = associate(found, regions)
+        faces: list[Landmarks] = []
+        tracked: list[Roi] = []
+        for roi in regions:
+            points, logit = self._model.run(rgb, roi)
+            if logit >= 0.0:  # sigmoid(logit) >= 0.5
+                faces.append(points)
+                tracked.append(roi_from_points(points))
+        self._tracked = tracked
+        return faces
+
+    def close(self) -> None:
+        self._detector.close()
+
+
+class StillMesh:
+    """Landmarks of up to ``max_faces`` faces in a picture on its own (a photo; FaceMesh's
+    static mode): the detector, then the model, every time."""
+
+    def __init__(self, *, max_faces: int) -> None:
+        self._tracker = MeshTracker(max_faces=max_faces)
+
+    def detect(self, rgb: NDArray[np.uint8]) -> list[Landmarks]:
+        self._tracker.forget()
+        try:
+            return self._tracker.detect(rgb)
+        finally:
+            self._tracker.forget()
+
+    def close(self) -> None:
+        self._tracker.close()
