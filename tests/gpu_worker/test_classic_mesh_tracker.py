@@ -154,3 +154,12 @@ def test_a_detection_on_a_tracked_face_gives_way_to_it() -> None:
     other = Roi(300, 100, 80, 0.0)
     assert associate([same, other], tracked) == [other, *tracked]
     assert associate([], tracked) == tracked
+
+
+def test_two_tracked_regions_that_slid_onto_one_face_become_one() -> None:
+    """The graph's association runs on the tracked regions too (three people: a region that
+    lost its face drifted onto a neighbour's; kept, that face was found twice and its own
+    track was dropped)."""
+    left, drifted, right = Roi(100, 100, 80, 0.0), Roi(108, 102, 80, 0.0), Roi(300, 100, 80, 0)
+    assert associate([], [left, drifted, right]) == [drifted, right]
+    assert associate([], [left, Roi(150, 100, 80, 0.0)]) == [left, Roi(150, 100, 80, 0.0)]

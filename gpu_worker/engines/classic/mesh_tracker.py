@@ -12,8 +12,9 @@ module does the graph's steps itself, with the graph's own constants (mediapipe'
 - a face's region: the axis-aligned box of the detection (or of the previous landmarks),
   turned so the eyes (detector keypoints 0 and 1, landmarks 33 and 263) lie level, made
   square on its long side and enlarged 1.5x;
-- the detector runs only while fewer faces are tracked than asked for; its regions that
-  overlap a tracked one (IoU >= 0.5) give way to it;
+- the detector runs only while fewer faces are tracked than asked for; of two regions that
+  overlap (IoU > 0.5) the tracked one stays, or the later of two tracked ones (mediapipe's
+  AssociationNormRectCalculator);
 - a face whose presence score (sigmoid of the logit) is under 0.5 is dropped.
 
 The model runs on a LiteRT (TFLite) interpreter, which lets go of the GIL while it works.
@@ -87,9 +88,14 @@ def _roi_iou(a: Roi, b: Roi) -> float:
 
 
 def associate(found: list[Roi], tracked: list[Roi]) -> list[Roi]:
-    """Detected regions that are no tracked face, then the tracked ones (the graph's order)."""
-    fresh = [r for r in found if all(_roi_iou(r, t) < SAME_REGION_IOU for t in tracked)]
-    return fresh + tracked
+    """The graph's association: regions taken in turn (detected ones, then tracked ones), each
+    replacing those before it that it overlaps (IoU > 0.5). So a detection on a tracked face
+    gives way to it, and two tracked regions that slid onto one face become one."""
+    kept: list[Roi] = []
+    for roi in [*found, *tracked]:
+        kept = [k for k in kept if _roi_iou(roi, k) <= SAME_REGION_IOU]
+        kept.append(roi)
+    return kept
 
 
 def crop_matrix(roi: Roi) -> NDArray[np.float64]:
@@ -165,10 +171,10 @@ class MeshTracker:
             self.max_faces = max_faces
 
     def detect(self, rgb: NDArray[np.uint8]) -> list[Landmarks]:
-        regions = self._tracked
-        if len(regions) < self.max_faces:
+        found: list[Roi] = []
+        if len(self._tracked) < self.max_faces:
             found = [roi_from_detection(d) for d in self._detector.faces(rgb)[: self.max_faces]]
-            regions = associate(found, regions)
+        regions = associate(found, self._tracked)
         faces: list[Landmarks] = []
         tracked: list[Roi] = []
         for roi in regions:
