@@ -163,3 +163,27 @@ def test_two_tracked_regions_that_slid_onto_one_face_become_one() -> None:
     left, drifted, right = Roi(100, 100, 80, 0.0), Roi(108, 102, 80, 0.0), Roi(300, 100, 80, 0)
     assert associate([], [left, drifted, right]) == [drifted, right]
     assert associate([], [left, Roi(150, 100, 80, 0.0)]) == [left, Roi(150, 100, 80, 0.0)]
+
+
+def test_with_several_faces_the_tracker_counts_what_the_graph_counts(sample_face: U8) -> None:
+    """Two faces; the right one slides left until the two are one picture of a face: the
+    two regions end on it, and as in the graph only one of them is kept."""
+    h, w = sample_face.shape[:2]
+    small = np.asarray(cv2.resize(sample_face, (w // 2, h // 2)), dtype=np.uint8)
+    sh, sw = small.shape[:2]
+    frames: list[U8] = []
+    for k in range(24):
+        canvas = np.full((sh, 2 * sw, 3), 90, dtype=np.uint8)
+        x = max(0, sw - k * sw // 12)
+        canvas[:, x : x + sw] = small[:, ::-1]
+        canvas[:, : sw // 2] = small[:, : sw // 2]  # the left face's left half stays in front
+        frames.append(canvas)
+    graph, tracker = FaceMesh(video=True, max_faces=2), MeshTracker(max_faces=2)
+    try:
+        theirs = [len(graph.detect(f)) for f in frames]
+        ours = [len(tracker.detect(f)) for f in frames]
+    finally:
+        graph.close()
+        tracker.close()
+    assert ours == theirs
+    assert ours[0] == 2 and ours[-1] == 1
