@@ -33,18 +33,29 @@ F32 = NDArray[np.float32]
 SAME_PX = 0.2
 
 
-@pytest.mark.parametrize("frames", [0, 1, 11, 12, 23, 24, 25, 50, 75, 300])
+@pytest.mark.parametrize("frames", [0, 1, 5, 11, 12, 20, 23, 24, 25, 50, 75, 300])
 @pytest.mark.parametrize("parts", [1, 2, 3, 4])
-def test_spans_cover_every_frame_once_in_order(frames: int, parts: int) -> None:
-    plan = spans(frames, parts)
+@pytest.mark.parametrize("faces", [1, 2, 3, 4])
+def test_spans_cover_every_frame_once_in_order(frames: int, parts: int, faces: int) -> None:
+    plan = spans(frames, parts, faces)
     kept = [i for span in plan for i in range(span.start, span.end)]
     assert kept == list(range(frames))
-    assert len(plan) <= max(1, min(parts, frames // MIN_SPAN))
+    assert len(plan) <= max(1, min(parts, frames * faces // MIN_SPAN))
     for span in plan:
         assert span.lead == max(0, span.start - LEAD_IN)
         assert span.end > span.start or frames == 0
     work = [span.end - span.lead for span in plan]
     assert max(work) - min(work) <= 1
+    if len(plan) > 1:  # cutting shortens the longest chain of frames one tracker runs
+        assert max(work) < frames
+        assert min(span.end - span.start for span in plan) >= LEAD_IN - 1
+
+
+def test_more_faces_a_frame_cut_shorter_clips() -> None:
+    """The three-person clip's 20 looked-at pictures: one span for one face (the lead-in would
+    cost more than it saves), two for three faces (13 pictures a tracker instead of 20)."""
+    assert len(spans(20, 2, faces=1)) == 1
+    assert [(s.lead, s.start, s.end) for s in spans(20, 2, faces=3)] == [(0, 0, 13), (7, 13, 20)]
 
 
 @pytest.fixture(scope="module")

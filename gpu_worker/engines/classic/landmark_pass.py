@@ -28,7 +28,7 @@ from gpu_worker.engines.classic.tracking import SAME_FACE_IOU, box, iou
 
 F32 = NDArray[np.float32]
 LEAD_IN = 6  # frames a span's tracker runs before its first kept frame
-MIN_SPAN = 12  # kept frames a span needs to be worth its own graph
+MIN_SPAN = 12  # kept frames x faces a span needs to be worth its own tracker
 
 
 class Span(NamedTuple):
@@ -37,11 +37,13 @@ class Span(NamedTuple):
     end: int  # exclusive
 
 
-def spans(frames: int, parts: int) -> list[Span]:
+def spans(frames: int, parts: int, faces: int = 1) -> list[Span]:
     """At most ``parts`` contiguous spans covering ``frames`` frames, each with as many frames
     to run (lead-in included) give or take one; fewer spans where each would keep fewer than
-    ``MIN_SPAN`` frames."""
-    parts = max(1, min(parts, frames // MIN_SPAN))
+    ``MIN_SPAN`` frames x faces, or fewer frames than its lead-in (give or take one)."""
+    parts = max(1, min(parts, frames * max(1, faces) // MIN_SPAN))
+    while parts > 1 and frames < (parts + 1) * LEAD_IN:
+        parts -= 1
     work = (frames + (parts - 1) * LEAD_IN) / parts
     cuts = [0] + [round(k * work - (k - 1) * LEAD_IN) for k in range(1, parts)] + [frames]
     return [Span(max(0, a - LEAD_IN), a, b) for a, b in itertools.pairwise(cuts)]
@@ -80,7 +82,7 @@ class LandmarkPass:
         """Landmarks of up to ``faces`` faces per frame, in frame order; None when
         ``give_up`` said so on the way. ``on_frame(done)`` is called on this thread after each
         frame, with the count of frames done so far in all spans."""
-        plan = spans(len(frames), self.parallel)
+        plan = spans(len(frames), self.parallel, faces)
         ticks: queue.SimpleQueue[bool] = queue.SimpleQueue()  # True: a frame done, False: a span
         stopped = False  # this thread failed (e.g. in ``on_frame``): the spans stop too
 
