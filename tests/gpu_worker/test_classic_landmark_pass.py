@@ -135,20 +135,34 @@ def test_pictures_between_looked_ones_are_looked_at_where_the_faces_change() -> 
     a, b = face_at(10, 10), face_at(200, 10)
     detections: list[list[F32]] = [[a], [], [a], [], [a, b], [], [a, b], [], [b]]
     looked = [0, 2, 4, 6, 8]
-    asked: list[int] = []
+    asked: list[tuple[int, list[int]]] = []
 
-    def look(i: int) -> list[F32]:
-        asked.append(i)
-        return [a, b]
+    def look(start: int, skipped: range) -> list[list[F32]]:
+        asked.append((start, list(skipped)))
+        return [[a, b] for _ in skipped]
 
     assert look_between(detections, looked, look) == [3, 7]  # b comes at 3, a goes at 7
-    assert asked == [3, 7]
+    assert asked == [(2, [3]), (6, [7])]  # each gap tracked on from the picture before it
     assert detections[1] == [] and len(detections[3]) == 2
 
 
 def test_a_face_moving_within_its_box_needs_no_extra_look() -> None:
     detections = [[face_at(10, 10)], [], [face_at(14, 12)]]
-    assert look_between(detections, [0, 2], lambda i: []) == []
+    assert look_between(detections, [0, 2], lambda start, skipped: []) == []
+
+
+def test_following_on_from_a_picture_finds_what_one_pass_finds(
+    passes: tuple[LandmarkPass, LandmarkPass], sample_clip: Clip
+) -> None:
+    one, _ = passes
+    whole = one.track(sample_clip.frames, 1, lambda: False, lambda done: None)
+    assert whole is not None
+    followed = one.follow(whole[9], sample_clip.frames[10:14], 1)
+    assert [len(f) for f in followed] == [1] * 4
+    for got, expected in zip(followed, whole[10:14], strict=True):
+        np.testing.assert_allclose(got[0], expected[0], atol=1e-3)
+    # nothing to follow on from: the detector finds the face
+    assert [len(f) for f in one.follow([], sample_clip.frames[10:12], 1)] == [1, 1]
 
 
 @pytest.fixture(scope="module")

@@ -193,8 +193,9 @@ class ClassicEngine:
         preparing: Future[SourceFace],
         on_progress: Progress | None,
         total: int,
-    ) -> list[list[F32]]:
-        """Landmarks per frame, in frame order (landmark_pass.py).
+    ) -> tuple[list[list[F32]], int]:
+        """Landmarks per frame, in frame order (landmark_pass.py), and how many faces the
+        tracker followed.
 
         The tracker is sized by ``_count_faces``, which runs meanwhile on the side thread
         (``counting``): until its answer the one-face tracker runs, as nearly every clip
@@ -219,7 +220,7 @@ class ClassicEngine:
         wanted = counting.result()
         if (detections is None or wanted != 1) and not photo_failed():
             detections = self._landmarks.track(frames, wanted, photo_failed, show)
-        return detections or []
+        return detections or [], wanted
 
     # --- clip -------------------------------------------------------------------------------
 
@@ -244,7 +245,7 @@ class ClassicEngine:
         with ThreadPoolExecutor(1, thread_name_prefix="swapzy-source") as side:
             counting = side.submit(self._count_faces, pictures)
             preparing = side.submit(self.prepare_source, source)
-            seen = self._detect_clip(
+            seen, wanted = self._detect_clip(
                 [pictures[i] for i in looked], counting, preparing, on_progress, total
             )
             src = preparing.result()
@@ -256,7 +257,13 @@ class ClassicEngine:
         detections: list[list[F32]] = [[] for _ in pictures]
         for i, faces_seen in zip(looked, seen, strict=False):
             detections[i] = faces_seen
-        look_between(detections, looked, lambda i: self._photo.detect(pictures[i]))
+        look_between(
+            detections,
+            looked,
+            lambda a, skipped: self._landmarks.follow(
+                detections[a], [pictures[i] for i in skipped], wanted
+            ),
+        )
         found = build_tracks(detections, max_gap)
         if not found:
             raise NoFaceInTarget("No face found in any frame of the GIF/video.")

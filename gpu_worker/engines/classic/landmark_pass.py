@@ -61,6 +61,14 @@ class LandmarkPass:
         """Build the first slot's tracker now (start-up), so a clip's first span waits for none."""
         self._tracker(0)
 
+    def follow(self, start: list[F32], frames: Sequence[Frame], faces: int) -> list[list[F32]]:
+        """Landmarks in ``frames``, tracked on from ``start`` (the faces of the picture just
+        before them, as this pass found them): what the pass would have found there."""
+        tracker = self._tracker(0)
+        tracker.forget(faces)
+        tracker.resume(start)
+        return [tracker.detect(frame) for frame in frames]
+
     def close(self) -> None:
         for tracker in self._trackers.values():
             tracker.close()
@@ -125,18 +133,22 @@ class LandmarkPass:
 
 
 def look_between(
-    detections: list[list[F32]], looked: Sequence[int], look: Callable[[int], list[F32]]
+    detections: list[list[F32]],
+    looked: Sequence[int],
+    look: Callable[[int, range], list[list[F32]]],
 ) -> list[int]:
     """Where the faces seen change from one looked picture to the next (one appears, leaves or
-    jumps), look at the pictures skipped between them too (``look(i)``: the faces in picture
-    ``i``), so a face that comes or goes there is drawn from its first picture to its last.
-    ``detections`` is updated in place; returns the pictures looked at."""
+    jumps), look at the pictures skipped between them too (``look(a, skipped)``: the faces in
+    each skipped picture, following on from looked picture ``a``), so a face that comes or
+    goes there is drawn from its first picture to its last. ``detections`` is updated in
+    place; returns the pictures looked at."""
     extra: list[int] = []
     for a, b in itertools.pairwise(looked):
         if b - a > 1 and not _same_faces(detections[a], detections[b]):
-            for i in range(a + 1, b):
-                detections[i] = look(i)
-                extra.append(i)
+            skipped = range(a + 1, b)
+            for i, faces in zip(skipped, look(a, skipped), strict=True):
+                detections[i] = faces
+            extra.extend(skipped)
     return extra
 
 

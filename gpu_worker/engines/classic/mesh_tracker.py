@@ -170,6 +170,10 @@ class MeshTracker:
         if max_faces is not None:
             self.max_faces = max_faces
 
+    def resume(self, faces: list[Landmarks]) -> None:
+        """Go on from a picture whose faces were ``faces`` (as ``detect`` gave them)."""
+        self._tracked = [roi_from_points(points) for points in faces]
+
     def detect(self, rgb: NDArray[np.uint8]) -> list[Landmarks]:
         found: list[Roi] = []
         if len(self._tracked) < self.max_faces:
