@@ -23,6 +23,7 @@ from gpu_worker.engines.base import (
     SwapOutput,
 )
 from gpu_worker.engines.classic import shape
+from gpu_worker.engines.classic.blazeface import BlazeFace
 from gpu_worker.engines.classic.holds import Drawn, Holds
 from gpu_worker.engines.classic.landmark_pass import LandmarkPass, look_between
 from gpu_worker.engines.classic.landmarks import (
@@ -117,7 +118,7 @@ class ClassicEngine:
         self._landmarks = LandmarkPass(landmark_spans)
         self._landmarks.warm()
         self._photo = StillMesh(max_faces=5)
-        self._near_detector = FaceDetector(full_range=False)
+        self._near_detector = BlazeFace()
         # Only group photos with small faces need it: built on first use (~25 ms of start-up).
         self._far_detector: FaceDetector | None = None
         self._lips = np.zeros(MESH_POINTS, dtype=bool)

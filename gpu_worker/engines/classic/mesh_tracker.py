@@ -2,10 +2,10 @@
 
 mediapipe's FaceMesh graph runs ``face_landmark.tflite`` (192x192 in, 468 points and a
 face-presence logit out) on a rotated square around each face, found by BlazeFace on the
-first picture and, after that, from the landmarks of the picture before. The model itself
-takes ~1.1 ms a picture here; through the graph a picture took ~3 ms (4.2 beside the side
-thread): packets, the detector's gate and loop calculators, the result's protobuf. This
-module does the graph's steps itself, with the graph's own constants (mediapipe's
+first picture (blazeface.py) and, after that, from the landmarks of the picture before. The
+model itself takes ~1.1 ms a picture here; through the graph a picture took ~2.3 ms (more
+beside the side thread): packets, the detector's gate and loop calculators, the result's
+protobuf. This module does the graph's steps itself, with the graph's own constants (mediapipe's
 ``face_landmark_front_cpu``, ``face_detection_front_detection_to_roi`` and
 ``face_landmark_landmarks_to_roi``):
 
@@ -31,9 +31,9 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from gpu_worker.engines.classic.blazeface import BlazeFace
 from gpu_worker.engines.classic.landmarks import (
     Detection,
-    FaceDetector,
     Landmarks,
     light_mediapipe_import,
     quiet_native_stderr,
@@ -161,7 +161,7 @@ class MeshTracker:
     def __init__(self, *, max_faces: int = 1) -> None:
         self.max_faces = max_faces
         self._model = LandmarkModel()
-        self._detector = FaceDetector(full_range=False)
+        self._detector = BlazeFace()
         self._tracked: list[Roi] = []
 
     def forget(self, max_faces: int | None = None) -> None:
