@@ -15,30 +15,16 @@ does the graph's steps with its constants (``face_detection_short_range_common``
 
 from __future__ import annotations
 
-import os
-import sys
-
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from gpu_worker.engines.classic.landmarks import (
-    Box,
-    Detection,
-    light_mediapipe_import,
-    quiet_native_stderr,
-)
+from gpu_worker.engines.classic.landmarks import Box, Detection
+from gpu_worker.engines.classic.litert import interpreter, mediapipe_model, outputs
 
 SIDE = 128  # the model's input, pixels a side
 MIN_SUPPRESSION_IOU = 0.3
 F32 = NDArray[np.float32]
-
-
-def model_path() -> str:
-    """face_detection_short_range.tflite inside the installed mediapipe wheel."""
-    light_mediapipe_import()
-    root = next(iter(sys.modules["mediapipe"].__path__))
-    return os.path.join(root, "modules", "face_detection", "face_detection_short_range.tflite")
 
 
 def anchors() -> F32:
@@ -92,14 +78,12 @@ class BlazeFace:
     One LiteRT interpreter: one user at a time."""
 
     def __init__(self, *, min_confidence: float = 0.5) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
-        with quiet_native_stderr():
-            self._interpreter = Interpreter(model_path=model_path(), num_threads=1)
-            self._interpreter.allocate_tensors()
+        self._interpreter = interpreter(
+            mediapipe_model("face_detection", "face_detection_short_range.tflite")
+        )
         self._input = self._interpreter.get_input_details()[0]["index"]
-        outputs = {d["name"]: d["index"] for d in self._interpreter.get_output_details()}
-        self._regressors, self._scores = outputs["regressors"], outputs["classificators"]
+        named = outputs(self._interpreter)
+        self._regressors, self._scores = named["regressors"], named["classificators"]
         self._anchors = anchors()
         self._min_logit = float(np.log(min_confidence / (1 - min_confidence)))
         self._tensor = np.zeros((1, SIDE, SIDE, 3), dtype=np.float32)

@@ -23,8 +23,6 @@ The model runs on a LiteRT (TFLite) interpreter, which lets go of the GIL while 
 from __future__ import annotations
 
 import math
-import os
-import sys
 from typing import Any, NamedTuple
 
 import cv2
@@ -32,12 +30,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gpu_worker.engines.classic.blazeface import BlazeFace
-from gpu_worker.engines.classic.landmarks import (
-    Detection,
-    Landmarks,
-    light_mediapipe_import,
-    quiet_native_stderr,
-)
+from gpu_worker.engines.classic.landmarks import Detection, Landmarks
+from gpu_worker.engines.classic.litert import interpreter, mediapipe_model, outputs
 
 SIDE = 192  # the model's input, pixels a side
 ROI_SCALE = 1.5  # the region around a face, as a multiple of its box's long side
@@ -108,29 +102,16 @@ def crop_matrix(roi: Roi) -> NDArray[np.float64]:
     )
 
 
-def model_path() -> str:
-    """face_landmark.tflite inside the installed mediapipe wheel."""
-    light_mediapipe_import()
-    root = next(iter(sys.modules["mediapipe"].__path__))
-    return os.path.join(root, "modules", "face_landmark", "face_landmark.tflite")
-
-
 class LandmarkModel:
     """face_landmark.tflite on one LiteRT interpreter (one thread; one user at a time)."""
 
     def __init__(self, path: str | None = None) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
-        with quiet_native_stderr():
-            self._interpreter = Interpreter(model_path=path or model_path(), num_threads=1)
-            self._interpreter.allocate_tensors()
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        outputs = {d["name"]: d["index"] for d in self._interpreter.get_output_details()}
-        points, flag = sorted(
-            outputs.values(),
-            key=lambda i: -int(np.prod(self._interpreter.get_tensor(i).shape)),
+        self._interpreter = interpreter(
+            path or mediapipe_model("face_landmark", "face_landmark.tflite")
         )
-        self._points, self._flag = points, flag
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        named = outputs(self._interpreter)
+        self._points, self._flag = named["conv2d_21"], named["conv2d_31"]  # 1404, 1 values
         self._tensor = np.zeros((1, SIDE, SIDE, 3), dtype=np.float32)
 
     def run(self, rgb: NDArray[np.uint8], roi: Roi) -> tuple[Landmarks, float]:
