@@ -148,6 +148,15 @@ def _decode_video(path: Path, info: MediaInfo, limits: MediaLimits) -> Clip:
     return Clip(frames=frames, durations_ms=durations, loop=0, source_kind=info.kind.value)
 
 
+def face_photo_size(width: int, height: int) -> tuple[int, int]:
+    """The face photo's size once scaled down to ``FACE_PHOTO_MAX_SIDE`` on its long side
+    (as ``Image.thumbnail`` rounds it); a smaller photo keeps its own."""
+    k = FACE_PHOTO_MAX_SIDE / max(width, height)
+    if k >= 1:
+        return width, height
+    return max(1, round(width * k)), max(1, round(height * k))
+
+
 def load_face_photo(path: Path, limits: MediaLimits) -> Frame:
     """The face photo as RGB, EXIF orientation applied, at most ``FACE_PHOTO_MAX_SIDE`` a side."""
     probe_source(path, limits)
@@ -155,8 +164,8 @@ def load_face_photo(path: Path, limits: MediaLimits) -> Frame:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                if im.format == "JPEG":
-                    im.draft("RGB", (FACE_PHOTO_MAX_SIDE, FACE_PHOTO_MAX_SIDE))
+                if im.format == "JPEG":  # decoded at 1/2, 1/4 or 1/8 scale where still large
+                    im.draft("RGB", face_photo_size(*im.size))
                 im.seek(0)
                 # exif_transpose copies even an unturned photo (0.1 s for a 20 Mpx one)
                 turned = im.getexif().get(_ORIENTATION, 1) not in (None, 1)

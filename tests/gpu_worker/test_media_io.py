@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
+from PIL.JpegImagePlugin import JpegImageFile
 
 from core.config import MediaLimits
 from core.errors import CorruptMedia, TooManyFrames, TooManyPixels, UnsupportedOutput
 from gpu_worker.media import Clip, load_clip, load_face_photo, save_clip
-from gpu_worker.media.decode import FACE_PHOTO_MAX_SIDE
+from gpu_worker.media.decode import FACE_PHOTO_MAX_SIDE, face_photo_size
 from gpu_worker.media.encode import encode_gif
 from gpu_worker.media.feed import FeedAborted, FrameFeed
 from tests.conftest import SHARED_MEDIA, SampleFiles
@@ -208,6 +210,29 @@ def test_the_face_photo_honours_exif_orientation(tmp_path: Path) -> None:
     face = load_face_photo(tmp_path / "turned.jpg", LIMITS)
     assert face.shape == (60, 40, 3)
     assert mean_abs_diff(face, np.rot90(stored, k=-1)) < 3  # red on top, blue below
+
+
+def test_a_very_large_jpeg_is_decoded_at_a_reduced_scale_then_scaled_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 20 Mpx phone photo was decoded whole (the draft asked for 2048 on both sides, which
+    its short side cannot give at half scale), then scaled down: 0.3 s. Asking for the size
+    it will be scaled to lets libjpeg decode it at half scale (0.12 s)."""
+    Image.fromarray(gradient(4400, 1200)).save(tmp_path / "huge.jpg", quality=80)
+    decoded: list[tuple[int, int]] = []
+    draft = JpegImageFile.draft
+
+    def watched(im: JpegImageFile, mode: str | None, size: tuple[int, int] | None) -> Any:
+        result = draft(im, mode, size)
+        decoded.append(im.size)
+        return result
+
+    monkeypatch.setattr(JpegImageFile, "draft", watched)
+    face = load_face_photo(tmp_path / "huge.jpg", LIMITS)
+    assert decoded == [(2200, 600)]  # half scale, still above the size it is scaled to
+    assert face.shape == (559, 2048, 3)
+    assert mean_abs_diff(face[:, ::4], gradient(2048, 559)[:, ::4]) < 3
+    assert face_photo_size(800, 600) == (800, 600)
 
 
 def test_a_large_face_photo_is_scaled_down(tmp_path: Path) -> None:
