@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 from gpu_worker.engines.classic.blazeface import BlazeFace
 from gpu_worker.engines.classic.landmarks import Detection, Landmarks
 from gpu_worker.engines.classic.litert import interpreter, mediapipe_model, outputs
+from gpu_worker.engines.classic.tracking import box, iou
 
 SIDE = 192  # the model's input, pixels a side
 ROI_SCALE = 1.5  # the region around a face, as a multiple of its box's long side
@@ -62,23 +63,13 @@ def roi_from_detection(face: Detection) -> Roi:
 
 
 def roi_from_points(points: Landmarks) -> Roi:
-    box = (
-        float(points[:, 0].min()),
-        float(points[:, 1].min()),
-        float(points[:, 0].max()),
-        float(points[:, 1].max()),
-    )
-    return _level(box, points[EYE_POINTS[0]], points[EYE_POINTS[1]])
+    return _level(box(points), points[EYE_POINTS[0]], points[EYE_POINTS[1]])
 
 
-def _roi_iou(a: Roi, b: Roi) -> float:
-    """Overlap of two regions' axis-aligned squares (the graph's association ignores turn)."""
-    ra, rb = a.side / 2, b.side / 2
-    ix = max(0.0, min(a.cx + ra, b.cx + rb) - max(a.cx - ra, b.cx - rb))
-    iy = max(0.0, min(a.cy + ra, b.cy + rb) - max(a.cy - ra, b.cy - rb))
-    inter = ix * iy
-    union = a.side**2 + b.side**2 - inter
-    return inter / union if union > 0 else 0.0
+def _square(roi: Roi) -> tuple[float, float, float, float]:
+    """A region's axis-aligned square (the graph's association ignores the turn)."""
+    r = roi.side / 2
+    return roi.cx - r, roi.cy - r, roi.cx + r, roi.cy + r
 
 
 def associate(found: list[Roi], tracked: list[Roi]) -> list[Roi]:
@@ -87,7 +78,7 @@ def associate(found: list[Roi], tracked: list[Roi]) -> list[Roi]:
     gives way to it, and two tracked regions that slid onto one face become one."""
     kept: list[Roi] = []
     for roi in [*found, *tracked]:
-        kept = [k for k in kept if _roi_iou(roi, k) <= SAME_REGION_IOU]
+        kept = [k for k in kept if iou(_square(roi), _square(k)) <= SAME_REGION_IOU]
         kept.append(roi)
     return kept
 
@@ -105,10 +96,8 @@ def crop_matrix(roi: Roi) -> NDArray[np.float64]:
 class LandmarkModel:
     """face_landmark.tflite on one LiteRT interpreter (one thread; one user at a time)."""
 
-    def __init__(self, path: str | None = None) -> None:
-        self._interpreter = interpreter(
-            path or mediapipe_model("face_landmark", "face_landmark.tflite")
-        )
+    def __init__(self) -> None:
+        self._interpreter = interpreter(mediapipe_model("face_landmark", "face_landmark.tflite"))
         self._input = self._interpreter.get_input_details()[0]["index"]
         named = outputs(self._interpreter)
         self._points, self._flag = named["conv2d_21"], named["conv2d_31"]  # 1404, 1 values
@@ -183,10 +172,7 @@ class StillMesh:
 
     def detect(self, rgb: NDArray[np.uint8]) -> list[Landmarks]:
         self._tracker.forget()
-        try:
-            return self._tracker.detect(rgb)
-        finally:
-            self._tracker.forget()
+        return self._tracker.detect(rgb)
 
     def close(self) -> None:
         self._tracker.close()
