@@ -128,30 +128,42 @@ def gif_palette_indices(
     """
     lookup = lookup or ColourLookup()
     packed = _pack(frame)
-    usable = hint is not None and len(hint) <= max_colors
-    if usable:  # an untouched frame: no second count of its colours
-        assert hint is not None
-        found = _found(lookup, packed, hint, frame)
-        missing = found == 0 if visible is None else (found == 0) & visible
-        if not missing.any():
-            return hint, (found - 1).astype(np.uint8)
-    own = own_colours(frame, visible, max_colors)
-    if own is not None:
-        return own, (_found(lookup, packed, own, frame) - 1).astype(np.uint8)
-    if not usable:
-        q = Image.fromarray(frame, "RGB").quantize(
-            colors=max_colors, method=Image.Quantize.FASTOCTREE
-        )
-        pal = np.asarray(q.getpalette() or [], dtype=np.uint8).reshape(-1, 3)[:max_colors]
-        return pal, np.ascontiguousarray(np.asarray(q))
-    assert hint is not None
+    if hint is None or len(hint) > max_colors:
+        return _own_or_octree(frame, packed, visible, max_colors, lookup)
+    found = _found(lookup, packed, hint, frame)
+    missing = found == 0 if visible is None else (found == 0) & visible
+    if not missing.any():  # an untouched frame: no second count of its colours
+        return hint, (found - 1).astype(np.uint8)
     bx, by, bw, bh = cv2.boundingRect(missing.view(np.uint8))
     inside = missing[by : by + bh, bx : bx + bw]
     new = frame[by : by + bh, bx : bx + bw][inside]
+    # The frame's own colours are the hint's that are left and the new pixels' own: more
+    # than fit when the new pixels alone have too many, which is cheap to see (they are few
+    # and the count stops at the limit; a swapped face's usually have).
+    if own_colours(new[None], None, max_colors) is not None:
+        own = own_colours(frame, visible, max_colors)
+        if own is not None:
+            return own, (_found(lookup, packed, own, frame) - 1).astype(np.uint8)
     palette, nearest = _top_up(hint, new, max_colors, lookup)
     indices = (found - 1).astype(np.uint8)
     indices[by : by + bh, bx : bx + bw][inside] = nearest
     return palette, indices
+
+
+def _own_or_octree(
+    frame: U8,
+    packed: NDArray[np.uint32],
+    visible: NDArray[np.bool_] | None,
+    max_colors: int,
+    lookup: ColourLookup,
+) -> tuple[U8, U8]:
+    """A frame without a usable hint: its own colours where they fit, else an octree."""
+    own = own_colours(frame, visible, max_colors)
+    if own is not None:
+        return own, (_found(lookup, packed, own, frame) - 1).astype(np.uint8)
+    q = Image.fromarray(frame, "RGB").quantize(colors=max_colors, method=Image.Quantize.FASTOCTREE)
+    pal = np.asarray(q.getpalette() or [], dtype=np.uint8).reshape(-1, 3)[:max_colors]
+    return pal, np.ascontiguousarray(np.asarray(q))
 
 
 def _found(

@@ -134,6 +134,29 @@ def test_frames_with_room_in_their_palettes_take_the_new_colours(tmp_path: Path)
         assert mean_abs_diff(after[~outside], wanted[~outside]) < 6  # 32 colours: ~20
 
 
+def test_an_edit_of_few_colours_is_written_exactly(tmp_path: Path) -> None:
+    """An edit whose colours fit beside the frame's own (a sticker, a flat patch) is written
+    with the frame's own colours: every pixel exact, the edit too (the frames' 243 colours
+    leave too few free entries for a top-up, which would give the edit its nearest ones)."""
+    rng = np.random.default_rng(5)
+    frames = []
+    for _ in range(3):
+        colours = rng.integers(0, 256, (243, 3), dtype=np.uint8)
+        frames.append(colours[np.arange(90 * 120).reshape(90, 120) % 243])
+    path = tmp_path / "many.gif"
+    save_clip(Clip(frames=frames, durations_ms=[80.0] * 3), path)
+    clip = load_clip(path, LIMITS)
+    assert [None if p is None else len(p) for p in clip.palettes or []] == [243] * 3
+    edited = [f.copy() for f in clip.frames]
+    stripes = np.array([[17 * k + 1, 255 - 9 * k, (40 * k) % 256] for k in range(12)], np.uint8)
+    for frame in edited:
+        frame[30:78, 40:80] = np.repeat(stripes, 4, axis=0)[:, None]  # 12 new colours
+    save_clip(clip.with_frames(edited), tmp_path / "out.gif")
+    back = load_clip(tmp_path / "out.gif", LIMITS)
+    for wanted, after in zip(edited, back.frames, strict=True):
+        assert np.array_equal(after, wanted)
+
+
 def test_dark_pixels_of_a_swapped_face_stay_opaque_in_a_gif_with_transparency(
     tmp_path: Path,
 ) -> None:
