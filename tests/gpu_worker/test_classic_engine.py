@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 
 import cv2
 import numpy as np
@@ -19,7 +20,7 @@ from numpy.typing import NDArray
 
 from core.errors import FaceNotFound, NoFaceInSource, NoFaceInTarget
 from gpu_worker.engines.base import SwapOutput
-from gpu_worker.engines.classic.engine import ClassicEngine
+from gpu_worker.engines.classic.engine import ClassicEngine, SourceFace, _FaceCount
 from gpu_worker.engines.classic.landmarks import FaceMesh
 from gpu_worker.engines.classic.tracking import FaceTrack, build_tracks, smooth_track
 from gpu_worker.media.clip import Clip
@@ -266,6 +267,49 @@ def test_photo_without_a_face_stops_the_clip_pass_early(
     with pytest.raises(NoFaceInSource):
         engine.swap(coffee(), frames, on_progress=lambda d, _: done.append(d))
     assert max(done, default=0) < len(frames) // 2, f"{max(done)} of {len(frames)} frames"
+
+
+def test_a_second_face_in_the_count_restarts_the_clip_pass_at_once(
+    engine: ClassicEngine, sample_clip: Clip, sample_face: U8, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-face pass gives up as soon as a sampled frame shows two faces, before the count
+    has finished (here it finishes when the two-face pass shows its first frame), and the
+    two-face pass is kept: both people have landmarks in every frame."""
+    frames = two_people(sample_clip)
+    counting: Future[int] = Future()
+    seen = _FaceCount()
+    seen.update(2)
+    preparing: Future[SourceFace] = Future()
+    preparing.set_result(engine.prepare_source(sample_face))
+    passes: list[tuple[int, int]] = []
+    track = engine._landmarks.track
+
+    def counted(
+        frames: Sequence[U8],
+        faces: int,
+        give_up: Callable[[], bool],
+        on_frame: Callable[[int], None],
+    ) -> list[list[NDArray[np.float32]]] | None:
+        done = 0
+
+        def tick(n: int) -> None:
+            nonlocal done
+            done += 1
+            on_frame(n)
+
+        try:
+            return track(frames, faces, give_up, tick)
+        finally:
+            passes.append((faces, done))
+
+    def progress(done: int, total: int) -> None:
+        if not counting.done():
+            counting.set_result(2)
+
+    monkeypatch.setattr(engine._landmarks, "track", counted)
+    found, faces = engine._detect_clip(frames, counting, seen, preparing, progress, len(frames))
+    assert (faces, passes) == (2, [(1, 0), (2, len(frames))])
+    assert [len(f) for f in found] == [2] * len(frames)
 
 
 def test_clip_without_a_face(engine: ClassicEngine, sample_face: U8) -> None:

@@ -78,6 +78,17 @@ class _Faces:
 Emit = Callable[[int, Drawn], None]
 
 
+class _FaceCount:
+    """The most faces seen so far in the frames the face count sampled (at least 1): written
+    by the side thread, read by the landmark pass while it runs."""
+
+    def __init__(self) -> None:
+        self.most = 1
+
+    def update(self, faces: int) -> None:
+        self.most = max(self.most, faces)
+
+
 @dataclass(frozen=True)
 class SourceFace:
     image: NDArray[np.uint8]  # crop around the face
@@ -179,18 +190,21 @@ class ClassicEngine:
             faces_found=len(found),
         )
 
-    def _count_faces(self, frames: Sequence[Frame]) -> int:
+    def _count_faces(self, frames: Sequence[Frame], seen: _FaceCount) -> int:
         """How many faces the clip's tracker follows: the most seen in 8 sampled frames, at
-        most ``max_faces``. (Not one more for someone who might walk in: a tracker with a
-        free place runs the detector on every frame, 2x the three-person clip's time.)"""
+        most ``max_faces``; ``seen`` holds the most so far meanwhile. (Not one more for
+        someone who might walk in: a tracker with a free place runs the detector on every
+        frame, 2x the three-person clip's time.)"""
         step = max(1, len(frames) // 8)
-        counts = [len(self._near_detector.detect(frames[i])) for i in range(0, len(frames), step)]
-        return max(1, min(self._max_faces, max(counts)))
+        for i in range(0, len(frames), step):
+            seen.update(min(self._max_faces, len(self._near_detector.detect(frames[i]))))
+        return seen.most
 
     def _detect_clip(
         self,
         frames: Sequence[Frame],
         counting: Future[int],
+        seen: _FaceCount,
         preparing: Future[SourceFace],
         on_progress: Progress | None,
         total: int,
@@ -199,9 +213,11 @@ class ClassicEngine:
         tracker followed.
 
         The tracker is sized by ``_count_faces``, which runs meanwhile on the side thread
-        (``counting``): until its answer the one-face tracker runs, as nearly every clip
-        needs, and a clip with more faces starts over with a bigger one. It stops early
-        when the photo turns out to have no face (``preparing`` failed).
+        (``counting``): the one-face tracker runs first, as nearly every clip needs, and
+        starts over with a bigger one as soon as a sampled frame shows more faces (``seen``),
+        so a clip with several wastes one detector call's time, not the whole count's. A
+        pass is kept once the finished count agrees with it. It stops early when the photo
+        turns out to have no face (``preparing`` failed).
         """
         shown = 0
 
@@ -214,14 +230,19 @@ class ClassicEngine:
         def photo_failed() -> bool:
             return preparing.done() and preparing.exception() is not None
 
-        def more_faces() -> bool:
-            return photo_failed() or (counting.done() and counting.result() != 1)
+        faces = 1
+        while True:
+            wanted = faces
 
-        detections = self._landmarks.track(frames, 1, more_faces, show)
-        wanted = counting.result()
-        if (detections is None or wanted != 1) and not photo_failed():
-            detections = self._landmarks.track(frames, wanted, photo_failed, show)
-        return detections or [], wanted
+            def give_up(wanted: int = wanted) -> bool:
+                return photo_failed() or seen.most > wanted
+
+            detections = self._landmarks.track(frames, wanted, give_up, show)
+            if photo_failed():
+                return [], wanted
+            if detections is not None and counting.result() == wanted:
+                return detections, wanted
+            faces = max(seen.most, counting.result() if counting.done() else 1)
 
     # --- clip -------------------------------------------------------------------------------
 
@@ -244,10 +265,11 @@ class ClassicEngine:
         # The photo's face and the count of faces to track are found on a side thread while
         # the clip's landmarks are (mediapipe lets go of the GIL; each graph has one user).
         with ThreadPoolExecutor(1, thread_name_prefix="swapzy-source") as side:
-            counting = side.submit(self._count_faces, pictures)
+            count = _FaceCount()
+            counting = side.submit(self._count_faces, pictures, count)
             preparing = side.submit(self.prepare_source, source)
             seen, wanted = self._detect_clip(
-                [pictures[i] for i in looked], counting, preparing, on_progress, total
+                [pictures[i] for i in looked], counting, count, preparing, on_progress, total
             )
             src = preparing.result()
         frame_ms = float(np.median(holds.durations_ms)) if holds.durations_ms else 80.0
