@@ -20,8 +20,9 @@ from numpy.typing import NDArray
 
 from core.errors import FaceNotFound, NoFaceInSource, NoFaceInTarget
 from gpu_worker.engines.base import SwapOutput
-from gpu_worker.engines.classic.engine import ClassicEngine, SourceFace, _FaceCount
+from gpu_worker.engines.classic.engine import ClassicEngine, _FaceCount
 from gpu_worker.engines.classic.landmarks import FaceMesh
+from gpu_worker.engines.classic.photo import SourceFace
 from gpu_worker.engines.classic.tracking import FaceTrack, build_tracks, smooth_track
 from gpu_worker.media.clip import Clip
 from tests.media_files import U8, gradient
@@ -330,24 +331,6 @@ def test_photo_with_two_faces_uses_the_largest(
     assert out.frames_swapped == len(sample_clip.frames)
     note = " ".join(out.notes)
     assert "2 faces" in note and "largest" in note, out.notes
-
-
-def test_a_group_photo_s_small_faces_are_found_too(engine: ClassicEngine, sample_face: U8) -> None:
-    """Faces too small for the short-range detector (160 px in a 1000 px photo): found by the
-    full-range one, then landmarked on an enlarged crop around each."""
-    h, w = sample_face.shape[:2]
-    small = cv2.resize(sample_face, (160, round(160 * h / w)), interpolation=cv2.INTER_AREA)
-    photo = np.full((1000, 1000, 3), 110, dtype=np.uint8)
-    for y, x in ((100, 150), (600, 700)):
-        photo[y : y + small.shape[0], x : x + small.shape[1]] = small
-    source = engine.prepare_source(photo)
-    assert source.faces_found == 2
-    # the face kept is one of the two, cropped around it (with a margin), not the whole photo
-    ch, cw = source.image.shape[:2]
-    assert ch < 2 * small.shape[0] and cw < 2 * small.shape[1]
-    points = source.points[:468, :2]
-    assert points.min() > 0 and points[:, 0].max() < cw and points[:, 1].max() < ch
-    assert np.ptp(points[:, 0]) > 0.3 * small.shape[1]  # a face's worth of landmarks
 
 
 # --- 4. temporal stability ----------------------------------------------------------------------

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
-from core.errors import NoFaceInSource, NoFaceInTarget
+from core.errors import NoFaceInTarget
 from gpu_worker.engines.base import (
     FaceSelection,
     Frame,
@@ -26,14 +26,9 @@ from gpu_worker.engines.classic import shape
 from gpu_worker.engines.classic.blazeface import BlazeFace
 from gpu_worker.engines.classic.holds import Drawn, Holds
 from gpu_worker.engines.classic.landmark_pass import LandmarkPass, look_between
-from gpu_worker.engines.classic.landmarks import (
-    FACE_DETECTION_MODEL,
-    FACE_MESH_MODEL,
-    FaceDetector,
-    landmarks_in_box,
-)
+from gpu_worker.engines.classic.landmarks import FACE_DETECTION_MODEL, FACE_MESH_MODEL
 from gpu_worker.engines.classic.mesh import MESH_POINTS, FaceTopology, build_topology
-from gpu_worker.engines.classic.mesh_tracker import StillMesh
+from gpu_worker.engines.classic.photo import PhotoFaces, SourceFace
 from gpu_worker.engines.classic.render import (
     ColourState,
     RenderParams,
@@ -89,13 +84,6 @@ class _FaceCount:
         self.most = max(self.most, faces)
 
 
-@dataclass(frozen=True)
-class SourceFace:
-    image: NDArray[np.uint8]  # crop around the face
-    points: F32  # (471, 3) extended landmarks in crop pixels
-    faces_found: int
-
-
 class ClassicEngine:
     name = "classic"
     device = "cpu"
@@ -128,10 +116,10 @@ class ClassicEngine:
         # The clip's landmarks, in up to this many spans at once (landmark_pass.py).
         self._landmarks = LandmarkPass(landmark_spans)
         self._landmarks.warm()
-        self._photo = StillMesh(max_faces=5)
+        self._source = PhotoFaces(
+            self._topology, self.params.detect_side, self.params.source_face_px
+        )
         self._near_detector = BlazeFace()
-        # Only group photos with small faces need it: built on first use (~25 ms of start-up).
-        self._far_detector: FaceDetector | None = None
         self._lips = np.zeros(MESH_POINTS, dtype=bool)
         self._lips[self._topology.lips] = True
         self._weights = shape.feature_weights(
@@ -140,55 +128,13 @@ class ClassicEngine:
 
     def close(self) -> None:
         self._landmarks.close()
-        self._photo.close()
+        self._source.close()
         self._near_detector.close()
-        if self._far_detector is not None:
-            self._far_detector.close()
 
     # --- source -----------------------------------------------------------------------------
 
     def prepare_source(self, photo: Frame) -> SourceFace:
-        h, w = photo.shape[:2]
-        scale = min(1.0, self.params.detect_side / max(h, w))
-        small = np.asarray(
-            cv2.resize(photo, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA),
-            dtype=np.uint8,
-        )
-        found = self._photo.detect(small)
-        if not found:  # small faces (group photos): full-range detector, then landmarks per box
-            if self._far_detector is None:
-                self._far_detector = FaceDetector(full_range=True)
-            boxes = self._far_detector.detect(small)
-            found = [
-                pts for b in boxes if (pts := landmarks_in_box(self._photo, small, b)) is not None
-            ]
-        if not found:
-            raise NoFaceInSource(
-                "No face found in the photo. Send a clear, front-facing photo of one face."
-            )
-        pts = max(found, key=_box_area) / scale
-        x0, y0, x1, y1 = box(pts)
-        size = max(x1 - x0, y1 - y0)
-        m = 0.3 * size
-        cx0, cy0 = max(0, int(x0 - m)), max(0, int(y0 - m))
-        cx1, cy1 = min(w, int(x1 + m) + 1), min(h, int(y1 + m) + 1)
-        crop = photo[cy0:cy1, cx0:cx1]
-        pts = pts - np.array([cx0, cy0, 0], dtype=np.float32)
-        k = min(1.0, self.params.source_face_px / max(1.0, y1 - y0))
-        if k < 1.0:
-            crop = np.asarray(
-                cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_AREA), dtype=np.uint8
-            )
-            pts = pts * k
-        refined = self._photo.detect(crop)
-        if refined:
-            guess = pts
-            pts = min(refined, key=lambda p: float(np.abs(p[:, :2] - guess[:, :2]).mean()))
-        return SourceFace(
-            image=np.ascontiguousarray(crop),
-            points=self._topology.extend(pts),
-            faces_found=len(found),
-        )
+        return self._source.prepare(photo)
 
     def _count_faces(self, frames: Sequence[Frame], seen: _FaceCount) -> int:
         """How many faces the clip's tracker follows: the most seen in 8 sampled frames, at
@@ -397,11 +343,6 @@ class ClassicEngine:
 def _frames_window(seconds: float, frame_ms: float) -> int:
     """An odd Savitzky-Golay window (at least 5 frames) covering about ``seconds``."""
     return max(5, 2 * round(seconds * 1000 / frame_ms / 2) + 1)
-
-
-def _box_area(points: F32) -> float:
-    x0, y0, x1, y1 = box(points)
-    return (x1 - x0) * (y1 - y0)
 
 
 def _neighbours(topo: FaceTopology) -> list[set[int]]:
