@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -64,6 +64,16 @@ class SwapOutput:
     @property
     def frames_swapped(self) -> int:
         return sum(1 for per_frame in self.faces if any(f.swapped for f in per_frame))
+
+
+@runtime_checkable
+class Arriving(Protocol):
+    """Frames that may still be decoding (``gpu_worker.media.feed.FrameFeed``): reading one
+    waits until it is there. An engine may start on the first ones while the rest arrive."""
+
+    def complete(self) -> bool:
+        """Whether every frame is there."""
+        ...
 
 
 class Engine(Protocol):

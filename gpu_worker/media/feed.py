@@ -21,11 +21,13 @@ class FeedAborted(Exception):
 class FrameFeed(Sequence[Frame]):
     def __init__(self, length: int) -> None:
         self._frames: list[Frame | None] = [None] * length
+        self._missing = length
         self._ready = threading.Condition()
         self._aborted = False
 
     def put(self, index: int, frame: Frame) -> None:
         with self._ready:
+            self._missing -= self._frames[index] is None
             self._frames[index] = frame
             self._ready.notify_all()
 
@@ -35,7 +37,12 @@ class FrameFeed(Sequence[Frame]):
             for i, frame in enumerate(frames):
                 if self._frames[i] is None:
                     self._frames[i] = frame
+                    self._missing -= 1
             self._ready.notify_all()
+
+    def complete(self) -> bool:
+        """Whether every frame has been put."""
+        return self._missing == 0
 
     def abort(self) -> None:
         with self._ready:

@@ -10,6 +10,7 @@ frame, pixels outside the expanded face box by exactly 0; output/input landmark 
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 
@@ -21,10 +22,13 @@ from numpy.typing import NDArray
 from core.errors import FaceNotFound, NoFaceInSource, NoFaceInTarget
 from gpu_worker.engines.base import SwapOutput
 from gpu_worker.engines.classic.engine import ClassicEngine, _FaceCount
+from gpu_worker.engines.classic.holds import Pictures
+from gpu_worker.engines.classic.landmark_pass import Indexed, Looked
 from gpu_worker.engines.classic.landmarks import FaceMesh
 from gpu_worker.engines.classic.photo import SourceFace
 from gpu_worker.engines.classic.tracking import FaceTrack, build_tracks, smooth_track
 from gpu_worker.media.clip import Clip
+from gpu_worker.media.feed import FrameFeed
 from tests.media_files import U8, gradient
 
 Box = tuple[int, int, int, int]
@@ -277,6 +281,7 @@ def test_a_second_face_in_the_count_restarts_the_clip_pass_at_once(
     has finished (here it finishes when the two-face pass shows its first frame), and the
     two-face pass is kept: both people have landmarks in every frame."""
     frames = two_people(sample_clip)
+    looked = Looked(Pictures(frames), len(frames), 1)
     counting: Future[int] = Future()
     seen = _FaceCount()
     seen.update(2)
@@ -286,10 +291,11 @@ def test_a_second_face_in_the_count_restarts_the_clip_pass_at_once(
     track = engine._landmarks.track
 
     def counted(
-        frames: Sequence[U8],
+        frames: Indexed,
         faces: int,
         give_up: Callable[[], bool],
         on_frame: Callable[[int], None],
+        expected: int,
     ) -> list[list[NDArray[np.float32]]] | None:
         done = 0
 
@@ -299,7 +305,7 @@ def test_a_second_face_in_the_count_restarts_the_clip_pass_at_once(
             on_frame(n)
 
         try:
-            return track(frames, faces, give_up, tick)
+            return track(frames, faces, give_up, tick, expected)
         finally:
             passes.append((faces, done))
 
@@ -308,9 +314,45 @@ def test_a_second_face_in_the_count_restarts_the_clip_pass_at_once(
             counting.set_result(2)
 
     monkeypatch.setattr(engine._landmarks, "track", counted)
-    found, faces = engine._detect_clip(frames, counting, seen, preparing, progress, len(frames))
+    found, faces = engine._detect_clip(looked, counting, seen, preparing, progress, len(frames))
     assert (faces, passes) == (2, [(1, 0), (2, len(frames))])
     assert [len(f) for f in found] == [2] * len(frames)
+
+
+def test_frames_still_arriving_are_swapped_as_they_come(
+    engine: ClassicEngine, sample_clip: Clip, sample_face: U8
+) -> None:
+    """The clip's frames may still be decoding: the landmark pass starts on the first half
+    (the second is only sent once it has), the durations fill in meanwhile, and the result is
+    the swap of the frames all at once."""
+    frames, durations = list(sample_clip.frames), list(sample_clip.durations_ms)
+    at_once = engine.swap(sample_face, frames, durations_ms=durations)
+    feed, arrived = FrameFeed(len(frames)), list[float]()
+    half = len(frames) // 2
+    for i in range(half):
+        arrived.append(durations[i])
+        feed.put(i, frames[i])
+    started = threading.Event()
+
+    def progress(done: int, total: int) -> None:
+        started.set()
+
+    def rest() -> None:
+        if not started.wait(timeout=60):  # a guard, not a clock: the pass has to start first
+            feed.abort()
+            return
+        for i in range(half, len(frames)):
+            arrived.append(durations[i])
+            feed.put(i, frames[i])
+
+    sender = threading.Thread(target=rest)
+    sender.start()
+    try:
+        out = engine.swap(sample_face, feed, on_progress=progress, durations_ms=arrived)
+    finally:
+        sender.join()
+    assert all(np.array_equal(a, b) for a, b in zip(out.frames, at_once.frames, strict=True))
+    assert out.tracks == at_once.tracks
 
 
 def test_clip_without_a_face(engine: ClassicEngine, sample_face: U8) -> None:

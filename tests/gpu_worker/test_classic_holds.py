@@ -10,8 +10,9 @@ import pytest
 from numpy.typing import NDArray
 
 from gpu_worker.engines.classic.engine import ClassicEngine
-from gpu_worker.engines.classic.holds import Holds
+from gpu_worker.engines.classic.holds import Holds, Pictures
 from gpu_worker.media import Clip
+from gpu_worker.media.feed import FrameFeed
 
 U8 = NDArray[np.uint8]
 
@@ -46,6 +47,26 @@ def test_every_frame_new_is_every_frame_a_picture(sample_clip: Clip) -> None:
     holds = Holds.of(sample_clip.frames, sample_clip.durations_ms)
     assert holds.keys == list(range(len(sample_clip)))
     assert holds.durations_ms == list(sample_clip.durations_ms)
+
+
+def test_pictures_are_found_as_the_frames_arrive(sample_clip: Clip) -> None:
+    """A picture is there as soon as the frames up to it are (the rest still decoding), and
+    the holds of the whole clip are those of the frames all at once."""
+    a, b, c = sample_clip.frames[0], sample_clip.frames[8], sample_clip.frames[16]
+    frames = [a, noisy(a, 1), b, noisy(b, 2), noisy(b, 3), c]
+    feed = FrameFeed(len(frames))
+    for i in range(3):
+        feed.put(i, frames[i])
+    pictures = Pictures(feed)
+    assert pictures[0] is a and pictures[1] is b
+    assert not pictures.complete()
+    for i in range(3, len(frames)):
+        feed.put(i, frames[i])
+    assert pictures[2] is c and pictures.count() == 3 and pictures.complete()
+    with pytest.raises(IndexError):
+        pictures[3]
+    assert pictures.holds([40.0] * 6) == Holds.of(frames, [40.0] * 6)
+    assert pictures.holds([40.0] * 6).durations_ms == [80.0, 120.0, 40.0]
 
 
 @pytest.fixture(scope="module")

@@ -73,8 +73,8 @@ def test_two_spans_find_the_landmarks_one_pass_finds(
 ) -> None:
     one, two = passes
     assert len(spans(len(sample_clip), 2)) == 2  # the sample is long enough to be cut
-    whole = one.track(sample_clip.frames, 1, lambda: False, lambda done: None)
-    cut = two.track(sample_clip.frames, 1, lambda: False, lambda done: None)
+    whole = one.track(sample_clip.frames, 1, lambda: False, lambda done: None, len(sample_clip))
+    cut = two.track(sample_clip.frames, 1, lambda: False, lambda done: None, len(sample_clip))
     assert whole is not None and cut is not None
     assert [len(f) for f in cut] == [len(f) for f in whole] == [1] * len(sample_clip)
     apart = [
@@ -89,7 +89,11 @@ def test_progress_counts_every_frame_once_on_the_calling_thread(
     _, two = passes
     seen: list[tuple[int, int]] = []
     two.track(
-        sample_clip.frames, 1, lambda: False, lambda d: seen.append((d, threading.get_ident()))
+        sample_clip.frames,
+        1,
+        lambda: False,
+        lambda d: seen.append((d, threading.get_ident())),
+        len(sample_clip),
     )
     assert [d for d, _ in seen] == list(range(1, len(sample_clip) + 1))
     assert {thread for _, thread in seen} == {threading.get_ident()}
@@ -100,7 +104,7 @@ def test_giving_up_stops_every_span(
 ) -> None:
     _, two = passes
     done: list[int] = []
-    result = two.track(sample_clip.frames, 1, lambda: len(done) >= 3, done.append)
+    result = two.track(sample_clip.frames, 1, lambda: len(done) >= 3, done.append, len(sample_clip))
     assert result is None
     assert len(done) < len(sample_clip) // 2
 
@@ -114,9 +118,9 @@ def test_a_failing_progress_callback_stops_the_spans_and_reaches_the_caller(
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        two.track(sample_clip.frames, 1, lambda: False, fail)
+        two.track(sample_clip.frames, 1, lambda: False, fail, len(sample_clip))
     # the graphs are free again: the next clip runs as usual
-    again = two.track(sample_clip.frames, 1, lambda: False, lambda done: None)
+    again = two.track(sample_clip.frames, 1, lambda: False, lambda done: None, len(sample_clip))
     assert again is not None and len(again) == len(sample_clip)
 
 
@@ -155,7 +159,7 @@ def test_following_on_from_a_picture_finds_what_one_pass_finds(
     passes: tuple[LandmarkPass, LandmarkPass], sample_clip: Clip
 ) -> None:
     one, _ = passes
-    whole = one.track(sample_clip.frames, 1, lambda: False, lambda done: None)
+    whole = one.track(sample_clip.frames, 1, lambda: False, lambda done: None, len(sample_clip))
     assert whole is not None
     followed = one.follow(whole[9], sample_clip.frames[10:14], 1)
     assert [len(f) for f in followed] == [1] * 4

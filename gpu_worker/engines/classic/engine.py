@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from core.errors import NoFaceInTarget
 from gpu_worker.engines.base import (
+    Arriving,
     FaceSelection,
     Frame,
     FrameFace,
@@ -24,8 +25,8 @@ from gpu_worker.engines.base import (
 )
 from gpu_worker.engines.classic import shape
 from gpu_worker.engines.classic.blazeface import BlazeFace
-from gpu_worker.engines.classic.holds import Drawn, Holds
-from gpu_worker.engines.classic.landmark_pass import LandmarkPass, look_between
+from gpu_worker.engines.classic.holds import Drawn, Pictures
+from gpu_worker.engines.classic.landmark_pass import LandmarkPass, Looked, look_between
 from gpu_worker.engines.classic.landmarks import FACE_DETECTION_MODEL, FACE_MESH_MODEL
 from gpu_worker.engines.classic.mesh import MESH_POINTS, FaceTopology, build_topology
 from gpu_worker.engines.classic.photo import PhotoFaces, SourceFace
@@ -148,7 +149,7 @@ class ClassicEngine:
 
     def _detect_clip(
         self,
-        frames: Sequence[Frame],
+        frames: Looked,
         counting: Future[int],
         seen: _FaceCount,
         preparing: Future[SourceFace],
@@ -183,7 +184,7 @@ class ClassicEngine:
             def give_up(wanted: int = wanted) -> bool:
                 return photo_failed() or seen.most > wanted
 
-            detections = self._landmarks.track(frames, wanted, give_up, show)
+            detections = self._landmarks.track(frames, wanted, give_up, show, frames.expected)
             if photo_failed():
                 return [], wanted
             if detections is not None and counting.result() == wanted:
@@ -203,34 +204,36 @@ class ClassicEngine:
         on_frame: FrameSink | None = None,
     ) -> SwapOutput:
         n = len(frames)
-        holds = Holds.of(frames, durations_ms)
-        pictures = [frames[k] for k in holds.keys]  # each picture once (holds.py)
         step = max(1, self.params.landmark_step)
-        looked = sorted({*range(0, len(pictures), step), len(pictures) - 1} - {-1})
-        total = len(looked) + n
+        # The frames may still be decoding (a FrameFeed): the pass starts on the first ones.
+        pictures = Pictures(frames)  # each picture once (holds.py)
+        if not isinstance(frames, Arriving) or frames.complete():
+            pictures.count()  # all there: the spans are planned on the pictures themselves
+        looked = Looked(pictures, n, step)
+        total = looked.expected + n
         # The photo's face and the count of faces to track are found on a side thread while
-        # the clip's landmarks are (mediapipe lets go of the GIL; each graph has one user).
+        # the clip's landmarks are (the models let go of the GIL; each has one user).
         with ThreadPoolExecutor(1, thread_name_prefix="swapzy-source") as side:
             count = _FaceCount()
-            counting = side.submit(self._count_faces, pictures, count)
+            counting = side.submit(self._count_faces, frames, count)
             preparing = side.submit(self.prepare_source, source)
-            seen, wanted = self._detect_clip(
-                [pictures[i] for i in looked], counting, count, preparing, on_progress, total
-            )
+            seen, wanted = self._detect_clip(looked, counting, count, preparing, on_progress, total)
             src = preparing.result()
+        holds = pictures.holds(durations_ms)
         frame_ms = float(np.median(holds.durations_ms)) if holds.durations_ms else 80.0
         frame_ms = frame_ms if frame_ms > 0 else 80.0
         max_gap = max(1, step - 1, round(self.params.max_gap_s * 1000 / frame_ms))
         window = _frames_window(self.params.smooth_window_s, frame_ms)
         shape_window = _frames_window(self.params.shape_window_s, frame_ms)
-        detections: list[list[F32]] = [[] for _ in pictures]
-        for i, faces_seen in zip(looked, seen, strict=False):
+        every = pictures.all()
+        detections: list[list[F32]] = [[] for _ in every]
+        for i, faces_seen in zip(looked.indices(), seen, strict=False):
             detections[i] = faces_seen
         look_between(
             detections,
-            looked,
+            looked.indices(),
             lambda a, skipped: self._landmarks.follow(
-                detections[a], [pictures[i] for i in skipped], wanted
+                detections[a], [every[i] for i in skipped], wanted
             ),
         )
         found = build_tracks(detections, max_gap)
@@ -255,14 +258,14 @@ class ClassicEngine:
             if on_frame is not None:
                 on_frame(i, result)
             if on_progress is not None:
-                on_progress(len(looked) + i + 1, total)
+                on_progress(total - n + i + 1, total)
 
         def emit_picture(p: int, drawn: Drawn) -> None:
             """Picture ``p`` drawn: its frame and the frames that hold it show it alike."""
             for i in holds.frames_of(p):
                 emit(i, drawn.frame, drawn.info)
 
-        self._render_frames(pictures, _Faces(src, chosen, adjusted), emit_picture)
+        self._render_frames(every, _Faces(src, chosen, adjusted), emit_picture)
         return SwapOutput(
             frames=out,
             faces=per_frame,

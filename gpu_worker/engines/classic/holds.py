@@ -14,6 +14,7 @@ is, on the frames that hold it. The output holds exactly where the input held wi
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -45,21 +46,7 @@ class Holds:
 
     @classmethod
     def of(cls, frames: Sequence[Frame], durations_ms: Sequence[float] | None) -> Holds:
-        keys: list[int] = []
-        position: list[int] = []
-        key_grey: Grey | None = None
-        for i, frame in enumerate(frames):
-            grey = np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
-            if key_grey is None or not _same_picture(grey, key_grey):
-                keys.append(i)
-                key_grey = grey
-            position.append(len(keys) - 1)
-        held: list[float] | None = None
-        if durations_ms:
-            held = [0.0] * len(keys)
-            for i, k in enumerate(position):
-                held[k] += float(durations_ms[i])
-        return cls(keys, position, held)
+        return Pictures(frames).holds(durations_ms)
 
     def frames_of(self, picture: int) -> range:
         """The frames that show picture number ``picture`` (its key and the copies after it)."""
@@ -85,3 +72,70 @@ def _same_picture(a: Grey, b: Grey) -> bool:
     if h >= BLOCK and w >= BLOCK:
         diff = cv2.resize(diff, (w // BLOCK, h // BLOCK), interpolation=cv2.INTER_AREA)
     return float(diff.max()) < HOLD_DIFF
+
+
+class Pictures:
+    """A clip's pictures, found as its frames are read. ``frames`` may be a sequence whose
+    items wait until they are decoded (a ``FrameFeed``): picture ``p`` is there as soon as the
+    frames up to it are, so the landmark pass starts on the first pictures while the rest of
+    the clip decodes. Several threads may read it; one at a time reads on into the frames."""
+
+    def __init__(self, frames: Sequence[Frame]) -> None:
+        self._frames = frames
+        self._keys: list[int] = []
+        self._position: list[int] = []
+        self._key_grey: Grey | None = None
+        self._reading = threading.Lock()
+
+    def count(self) -> int:
+        """The number of pictures: waits for the whole clip."""
+        self._read_to(len(self._frames))
+        return len(self._keys)
+
+    def complete(self) -> bool:
+        """Whether every frame has been read (so ``count`` does not wait)."""
+        return len(self._position) == len(self._frames)
+
+    def all(self) -> list[Frame]:
+        """Every picture, in order: waits for the whole clip."""
+        self._read_to(len(self._frames))
+        return [self._frames[k] for k in self._keys]
+
+    def __getitem__(self, p: int) -> Frame:
+        """Picture ``p`` (counted from the start); IndexError past the last one."""
+        if p < 0:
+            raise IndexError(p)
+        while p >= len(self._keys):
+            with self._reading:
+                if p < len(self._keys):
+                    break
+                if len(self._position) == len(self._frames):
+                    raise IndexError(p)
+                self._read_next()
+        return self._frames[self._keys[p]]
+
+    def holds(self, durations_ms: Sequence[float] | None) -> Holds:
+        """Where each picture is held (waits for the whole clip; ``durations_ms`` is read
+        then, so it may fill in while the frames decode)."""
+        self._read_to(len(self._frames))
+        held: list[float] | None = None
+        if durations_ms:
+            held = [0.0] * len(self._keys)
+            for i, k in enumerate(self._position):
+                held[k] += float(durations_ms[i])
+        return Holds(list(self._keys), list(self._position), held)
+
+    def _read_to(self, frames: int) -> None:
+        with self._reading:
+            while len(self._position) < frames:
+                self._read_next()
+
+    def _read_next(self) -> None:
+        """Read the next frame (with ``_reading`` held): a new picture or a copy of the last."""
+        i = len(self._position)
+        frame = self._frames[i]
+        grey = np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
+        if self._key_grey is None or not _same_picture(grey, self._key_grey):
+            self._key_grey = grey
+            self._keys.append(i)
+        self._position.append(len(self._keys) - 1)

@@ -17,18 +17,62 @@ import itertools
 import queue
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from gpu_worker.engines.base import Frame
+from gpu_worker.engines.classic.holds import Pictures
 from gpu_worker.engines.classic.mesh_tracker import MeshTracker
 from gpu_worker.engines.classic.tracking import SAME_FACE_IOU, box, iou
 
 F32 = NDArray[np.float32]
 LEAD_IN = 6  # frames a span's tracker runs before its first kept frame
 MIN_SPAN = 12  # kept frames x faces a span needs to be worth its own tracker
+
+
+class Indexed(Protocol):
+    """Frames by number, IndexError past the last (a list, or ``Looked`` while it decodes)."""
+
+    def __getitem__(self, i: int, /) -> Frame: ...
+
+
+def looked_at(pictures: int, step: int) -> list[int]:
+    """The pictures the pass looks at: every ``step``-th, and the last."""
+    return sorted({*range(0, pictures, step), pictures - 1} - {-1})
+
+
+class Looked:
+    """The pictures the pass looks at (``looked_at``), read from ``pictures`` as the clip's
+    frames arrive."""
+
+    def __init__(self, pictures: Pictures, frames: int, step: int) -> None:
+        self._pictures = pictures
+        self._step = step
+        self._most = len(looked_at(frames, step))
+
+    @property
+    def expected(self) -> int:
+        """How many there are, as far as is known now: the count itself once every frame
+        has been read, else as many as there would be if every frame were a new picture (a
+        clip that holds pictures has fewer)."""
+        if self._pictures.complete():
+            return len(looked_at(self._pictures.count(), self._step))
+        return self._most
+
+    def __getitem__(self, k: int) -> Frame:
+        try:
+            return self._pictures[k * self._step]
+        except IndexError:  # past the regular ones: the last picture, if they missed it
+            last = self._pictures.count() - 1
+            if last % self._step and k == last // self._step + 1:
+                return self._pictures[last]
+            raise
+
+    def indices(self) -> list[int]:
+        """The pictures looked at (waits for the whole clip)."""
+        return looked_at(self._pictures.count(), self._step)
 
 
 class Span(NamedTuple):
@@ -82,15 +126,18 @@ class LandmarkPass:
 
     def track(
         self,
-        frames: Sequence[Frame],
+        frames: Indexed,
         faces: int,
         give_up: Callable[[], bool],
         on_frame: Callable[[int], None],
+        expected: int,
     ) -> list[list[F32]] | None:
         """Landmarks of up to ``faces`` faces per frame, in frame order; None when
         ``give_up`` said so on the way. ``on_frame(done)`` is called on this thread after each
-        frame, with the count of frames done so far in all spans."""
-        plan = spans(len(frames), self.parallel, faces)
+        frame, with the count of frames done so far in all spans. The spans are planned on
+        ``expected`` frames; the last one runs on to the last frame there is (the others stop
+        early where there are fewer)."""
+        plan = spans(expected, self.parallel, faces)
         ticks: queue.SimpleQueue[bool] = queue.SimpleQueue()  # True: a frame done, False: a span
         stopped = False  # this thread failed (e.g. in ``on_frame``): the spans stop too
 
@@ -99,10 +146,15 @@ class LandmarkPass:
                 tracker = self._tracker(slot)
                 tracker.forget(faces)
                 found: list[list[F32]] = []
-                for i in range(span.lead, span.end):
+                end = None if slot == len(plan) - 1 else span.end
+                for i in itertools.count(span.lead) if end is None else range(span.lead, end):
                     if stopped or give_up():
                         return None
-                    landmarks = tracker.detect(frames[i])
+                    try:
+                        frame = frames[i]
+                    except IndexError:
+                        break
+                    landmarks = tracker.detect(frame)
                     if i >= span.start:
                         found.append(landmarks)
                         ticks.put(True)
