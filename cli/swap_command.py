@@ -22,9 +22,10 @@ from core.config import Settings
 from core.media import probe_source, probe_target
 from gpu_worker.engines import build_engine
 from gpu_worker.engines.base import Engine, FaceSelection, Frame
-from gpu_worker.media import load_clip, load_face_photo
+from gpu_worker.media import load_face_photo
 from gpu_worker.media.clip import Clip
 from gpu_worker.media.encode import check_output_path
+from gpu_worker.media.stream import ClipStream, stream_clip
 from gpu_worker.swap import SwapReport, swap_files
 
 STAGES = {"swap": "Swapping faces", "encode": "Encoding"}
@@ -57,11 +58,12 @@ def run_swap(
 
 def _load(
     settings: Settings, engine_name: str, target: Path, source: Path
-) -> tuple[Engine, tuple[Frame, Clip]]:
-    """The engine and the decoded inputs: the models load in a thread, which then decodes the
-    face photo, while this thread decodes the clip (the longer job: 80-240 ms for the judge's
-    clips, against ~90 ms for the classic engine's models). The photo's error comes first, as
-    when the two were decoded in turn.
+) -> tuple[Engine, tuple[Frame, Clip | ClipStream]]:
+    """The engine and the inputs: the models load in a thread, which then decodes the face
+    photo, while the clip decodes (the longer job: 80-240 ms for the judge's clips, against
+    ~90 ms for the classic engine's models). A GIF goes on decoding in a thread of its own
+    while the engine starts on its first frames (``stream_clip``); other clips are decoded
+    here meanwhile. The photo's error comes first, as when the two were decoded in turn.
 
     The operator's own local files are decoded in this process, not in the sandbox that
     guards the worker against uploads: its helper process costs ~0.3-0.5 s to start here,
@@ -72,7 +74,7 @@ def _load(
         photo = pool.submit(load_face_photo, source, settings.limits)
         try:
             try:
-                clip = load_clip(target, settings.limits)
+                clip = stream_clip(target, settings.limits)
             finally:
                 face = photo.result()
         except BaseException:

@@ -27,10 +27,10 @@ from PIL import Image
 from core.config import MediaLimits
 from core.media import probe_target
 from gpu_worker.engines.base import Engine, Frame
-from gpu_worker.media import Clip, load_clip, save_clip
+from gpu_worker.media import Clip, load_clip, load_face_photo, save_clip
 from gpu_worker.media.encoder_process import EncoderProcess
 from gpu_worker.media.samples import sample_clip, sample_face
-from gpu_worker.media.sandbox import decode_pair
+from gpu_worker.media.stream import stream_clip
 from gpu_worker.swap import swap_files
 
 BENCH_WIDTH = 320
@@ -99,7 +99,6 @@ def bench_clips(shared_media: Path | None) -> Iterator[BenchClip]:
     yield BenchClip("built-in sample", sample_clip(), sample_face())
     if shared_media is None or not shared_media.is_dir():
         return
-    from gpu_worker.media import load_face_photo
 
     limits = MediaLimits()
     face = load_face_photo(shared_media / "photos" / "cf_man_c_glasses.jpg", limits)
@@ -179,10 +178,12 @@ def floor(src: Path, out: Path) -> None:
 def whole(
     engine: Engine, src: Path, face: Path, out: Path, encoder: EncoderProcess | None = None
 ) -> None:
-    """``swapzy swap``'s way: inputs decoded in this process, the encoder beside the engine
-    (in a thread, or in ``encoder``'s process where one is given)."""
+    """``swapzy swap``'s way: inputs decoded in this process (a GIF in a thread while the
+    engine starts on its first frames), the encoder beside the engine (in a thread, or in
+    ``encoder``'s process where one is given)."""
     limits = MediaLimits()
-    inputs = decode_pair(src, face, limits)
+    clip = stream_clip(src, limits)
+    inputs = (load_face_photo(face, limits), clip)
     swap_files(src, face, out, engine=engine, limits=limits, inputs=inputs, encoder=encoder)
 
 

@@ -26,6 +26,10 @@ class ClipTerms:
     def before_swap(self, clip: Clip) -> Clip:
         return cap_resolution(clip, self.max_side)
 
+    def resizes(self, size: tuple[int, int]) -> bool:
+        """Whether ``before_swap`` scales a clip of this (width, height) down."""
+        return capped_size(size, self.max_side) != size
+
     def after_swap(self, clip: Clip, frames: Sequence[Frame]) -> Clip:
         """``clip`` with the swapped ``frames`` as the encoder should see them: marked when the
         plan says so. Where the clip is see-through under the mark, the mark's pixels are

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from gpu_worker.media.encode import check_output_path, encode_clip
 from gpu_worker.media.encoder_process import EncoderGone, EncoderProcess
 from gpu_worker.media.feed import FrameFeed
 from gpu_worker.media.sandbox import load_inputs
+from gpu_worker.media.stream import ClipStream
 from gpu_worker.plan_terms import ClipTerms
 
 StageProgress = Callable[[str, int, int], None]  # stage, done, total
@@ -51,7 +52,7 @@ def swap_files(
     on_progress: StageProgress | None = None,
     terms: ClipTerms | None = None,
     sandbox: DecodeSandbox | None = None,
-    inputs: tuple[Frame, Clip] | None = None,
+    inputs: tuple[Frame, Clip | ClipStream] | None = None,
     encoder: EncoderProcess | None = None,
 ) -> SwapReport:
     """Swap the face in ``source`` into ``target`` and write ``output``. Raises ``InputError``.
@@ -65,39 +66,55 @@ def swap_files(
     (``inputs``: the face photo and the clip of ``source`` and ``target``). Only ``swapzy swap``
     does, for local files the operator chose (decoded in its own process while the models
     load; the sandbox's helper costs more to start than swapping a short clip). Uploads (the
-    worker) are always decoded here, in the sandbox.
+    worker) are always decoded here, in the sandbox. The clip handed over may still be
+    decoding (a ``ClipStream``): the engine starts on its first frames, and the encoder once
+    it has decoded (unless the plan's resolution cap needs the whole clip first).
     """
     ext = check_output_path(output)
     t0 = time.perf_counter()
-    face, clip = inputs or load_inputs(target, source, limits, sandbox or DecodeSandbox())
+    face, given = inputs or load_inputs(target, source, limits, sandbox or DecodeSandbox())
     terms = terms or ClipTerms()  # the plan's: resolution cap before the engine, mark after it
-    clip = terms.before_swap(clip)
+    if isinstance(given, ClipStream) and terms.resizes(given.size):
+        given = given.clip()  # the cap needs every frame: no streaming then
+    stream = given if isinstance(given, ClipStream) else None
+    decoded = None if isinstance(given, ClipStream) else terms.before_swap(given)
+    frames = given.frames if decoded is None else decoded.frames
+    durations = given.durations_ms if decoded is None else decoded.durations_ms
     t1 = time.perf_counter()
-    feed = FrameFeed(len(clip))
-    encoding = terms.after_swap(clip, feed)
-    coder = (
-        _Encoder(encoding, ext, on_progress)
-        if encoder is None
-        else _Child(encoder, encoding, ext, on_progress)
-    )
+    feed = FrameFeed(len(frames))
+
+    def start_coder() -> _Encoder | _Child:
+        """The encoder, once the clip has decoded (it needs every frame's palette)."""
+        encoding = terms.after_swap(decoded or _whole(given), feed)
+        if encoder is None:
+            return _Encoder(encoding, ext, on_progress)
+        return _Child(encoder, encoding, ext, on_progress)
 
     def engine_progress(done: int, total: int) -> None:
         if on_progress is not None:
             on_progress("swap", done, total)
 
-    try:
-        result: SwapOutput = engine.swap(
-            face,
-            clip.frames,
-            faces=faces,
-            on_progress=engine_progress,
-            durations_ms=clip.durations_ms,
-            on_frame=feed.put,
-        )
-    except BaseException:
-        feed.abort()
-        coder.discard()
-        raise
+    with ThreadPoolExecutor(1, thread_name_prefix="swapzy-coder") as starter:
+        # A streamed clip's encoder starts once it has decoded; any other's, before the engine.
+        starting = starter.submit(start_coder) if stream is not None else _now(start_coder)
+        try:
+            result: SwapOutput = engine.swap(
+                face,
+                frames,
+                faces=faces,
+                on_progress=engine_progress,
+                durations_ms=durations,
+                on_frame=feed.put,
+            )
+        except BaseException:
+            feed.abort()
+            if stream is not None:
+                stream.cancel()
+            with contextlib.suppress(BaseException):
+                starting.result().discard()
+            raise
+        coder = starting.result()
+    clip = decoded or _whole(given)
     feed.fill(result.frames)  # engines that hand their frames over only at the end
     t2 = time.perf_counter()
     try:
@@ -122,6 +139,17 @@ def swap_files(
         encode_s=t3 - t2,
         notes=tuple(result.notes),
     )
+
+
+def _now(start: Callable[[], _Encoder | _Child]) -> Future[_Encoder | _Child]:
+    """``start()``'s result, as a future that is done."""
+    done: Future[_Encoder | _Child] = Future()
+    done.set_result(start())
+    return done
+
+
+def _whole(given: Clip | ClipStream) -> Clip:
+    return given.clip() if isinstance(given, ClipStream) else given
 
 
 class _Child:

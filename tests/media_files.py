@@ -125,3 +125,28 @@ def assert_user_message(message: str) -> None:
     assert message[0].isupper() and message.endswith("."), f"not a sentence: {message!r}"
     found = _CLASS_NAME.findall(message)
     assert not found, f"{found} in user message {message!r}"
+
+
+def damaged_at(path: Path, frame: int) -> Path:
+    """``path`` (a GIF) with frame ``frame``'s LZW code size made impossible: its blocks still
+    walk (the probe passes), the decoder fails there."""
+    data = bytearray(path.read_bytes())
+    pos, count = 13, 0
+    if data[10] & 0x80:
+        pos += 3 * (2 << (data[10] & 7))
+    while data[pos] != 0x3B:
+        if data[pos] == 0x21:
+            pos += 2
+        else:
+            packed, pos = data[pos + 9], pos + 10
+            if packed & 0x80:
+                pos += 3 * (2 << (packed & 7))
+            if count == frame:
+                data[pos] = 15
+            pos, count = pos + 1, count + 1
+        while data[pos]:
+            pos += data[pos] + 1
+        pos += 1
+    out = path.with_name(f"damaged-{path.name}")
+    out.write_bytes(bytes(data))
+    return out

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,12 +26,22 @@ _ORIENTATION = 0x0112  # the EXIF tag
 def load_clip(path: Path, limits: MediaLimits) -> Clip:
     """Probe, then decode the clip to swap into. Raises ``InputError`` for bad input."""
     info = probe_target(path, limits)
+    with decode_errors():
+        if info.kind in VIDEO_KINDS:
+            return _decode_video(path, info, limits)
+        frames = ClipFrames(info.kind)
+        read_image(path, limits, frames)
+        return frames.clip()
+
+
+@contextlib.contextmanager
+def decode_errors() -> Iterator[None]:
+    """Decoding a clip: a decompression bomb is too many pixels, any other decoder failure is
+    damaged input (``InputError`` as is), each with a sentence for the user."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            if info.kind in VIDEO_KINDS:
-                return _decode_video(path, info, limits)
-            return _decode_image(path, info, limits)
+            yield
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -52,16 +66,33 @@ def _too_big(limits: MediaLimits) -> TooManyPixels:
     )
 
 
-def _decode_image(path: Path, info: MediaInfo, limits: MediaLimits) -> Clip:
+@dataclass(frozen=True)
+class Decoded:
+    """One frame of an animation as the decoder gives it."""
+
+    rgb: Frame
+    alpha: Alpha
+    palette: NDArray[np.uint8] | None  # its visible pixels' colours, where at most 256
+    duration_ms: float
+
+
+class DecodeSink(Protocol):
+    """Where ``read_image`` puts an animation: its loop count first, then frame by frame."""
+
+    def begin(self, loop: int | None) -> None: ...
+
+    def add(self, frame: Decoded) -> None: ...
+
+
+def read_image(path: Path, limits: MediaLimits, sink: DecodeSink) -> None:
+    """Decode an animation (GIF, WebP, APNG) or still image frame by frame into ``sink``,
+    within ``limits`` (inside ``decode_errors``)."""
     total = 0
-    frames: list[Frame] = []
-    alphas: list[Alpha] = []
-    durations: list[float] = []
-    palettes: list[NDArray[np.uint8] | None] = []
     with Image.open(path) as im:
         loop = im.info.get("loop")
-        for frame in ImageSequence.Iterator(im):
-            if len(frames) >= limits.max_frames:
+        sink.begin(None if loop is None else int(loop))
+        for count, frame in enumerate(ImageSequence.Iterator(im)):
+            if count >= limits.max_frames:
                 raise _too_many(limits)
             if frame.size[0] * frame.size[1] > limits.max_frame_pixels:
                 raise TooManyPixels("A frame of the GIF is larger than the pixel limit.")
@@ -71,23 +102,44 @@ def _decode_image(path: Path, info: MediaInfo, limits: MediaLimits) -> Clip:
             rgba = np.asarray(frame.convert("RGBA"))
             rgb = np.ascontiguousarray(rgba[:, :, :3])
             alpha = np.ascontiguousarray(rgba[:, :, 3])
-            frames.append(rgb)
-            palettes.append(_colours(rgb, alpha))
-            alphas.append(alpha)
-            durations.append(float(frame.info.get("duration", 0) or 0))
-    if not frames:
-        raise CorruptMedia("The GIF/video has no frames.")
-    has_alpha = any(int(a.min()) < 255 for a in alphas)
-    if info.kind is MediaKind.WEBP and loop == 1:
-        loop = None  # WebP's "play once" is a GIF without a loop count
-    return Clip(
-        frames=frames,
-        durations_ms=durations,
-        loop=None if loop is None else int(loop),
-        alpha=alphas if has_alpha else None,
-        palettes=palettes,
-        source_kind=info.kind.value,
-    )
+            duration = float(frame.info.get("duration", 0) or 0)
+            sink.add(Decoded(rgb, alpha, _colours(rgb, alpha), duration))
+
+
+class ClipFrames:
+    """A ``DecodeSink`` that keeps the frames; ``clip()`` is the clip they make."""
+
+    def __init__(self, kind: MediaKind) -> None:
+        self.kind = kind
+        self.loop: int | None = None
+        self.frames: list[Frame] = []
+        self.durations_ms: list[float] = []
+        self._alphas: list[Alpha] = []
+        self._palettes: list[NDArray[np.uint8] | None] = []
+
+    def begin(self, loop: int | None) -> None:
+        if self.kind is MediaKind.WEBP and loop == 1:
+            loop = None  # WebP's "play once" is a GIF without a loop count
+        self.loop = None if loop is None else int(loop)
+
+    def add(self, frame: Decoded) -> None:
+        self.frames.append(frame.rgb)
+        self._alphas.append(frame.alpha)
+        self._palettes.append(frame.palette)
+        self.durations_ms.append(frame.duration_ms)
+
+    def clip(self) -> Clip:
+        if not self.frames:
+            raise CorruptMedia("The GIF/video has no frames.")
+        has_alpha = any(int(a.min()) < 255 for a in self._alphas)
+        return Clip(
+            frames=self.frames,
+            durations_ms=self.durations_ms,
+            loop=self.loop,
+            alpha=self._alphas if has_alpha else None,
+            palettes=self._palettes,
+            source_kind=self.kind.value,
+        )
 
 
 def _colours(rgb: Frame, alpha: Alpha) -> NDArray[np.uint8] | None:

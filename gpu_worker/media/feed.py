@@ -23,7 +23,7 @@ class FrameFeed(Sequence[Frame]):
         self._frames: list[Frame | None] = [None] * length
         self._missing = length
         self._ready = threading.Condition()
-        self._aborted = False
+        self._aborted: BaseException | None = None
 
     def put(self, index: int, frame: Frame) -> None:
         with self._ready:
@@ -44,9 +44,11 @@ class FrameFeed(Sequence[Frame]):
         """Whether every frame has been put."""
         return self._missing == 0
 
-    def abort(self) -> None:
+    def abort(self, error: BaseException | None = None) -> None:
+        """The producer gave up: readers waiting for a frame get ``error`` (FeedAborted if
+        None), raised in each of them."""
         with self._ready:
-            self._aborted = True
+            self._aborted = error or FeedAborted("the engine stopped before this frame was made")
             self._ready.notify_all()
 
     def __len__(self) -> int:
@@ -65,8 +67,8 @@ class FrameFeed(Sequence[Frame]):
             raise IndexError(index)
         with self._ready:
             while (frame := self._frames[index]) is None:
-                if self._aborted:
-                    raise FeedAborted("the engine stopped before this frame was made")
+                if self._aborted is not None:
+                    raise self._aborted
                 self._ready.wait()
             return frame
 

@@ -32,7 +32,7 @@ from core.errors import (
 )
 from gpu_worker.media import Clip, load_clip, save_clip
 from tests.conftest import SampleFiles
-from tests.media_files import crafted_gif, gradient, png_declaring
+from tests.media_files import crafted_gif, damaged_at, gradient, png_declaring
 
 USAGE_ERROR = 2  # the command-line parser's own code
 
@@ -238,6 +238,18 @@ def test_a_gif_without_a_face_is_refused(tmp_path: Path, sample_files: SampleFil
     )
     assert run.code == NoFaceInTarget.exit_code, run.stderr
     assert "face" in assert_one_clean_line(run).lower()
+    assert not (tmp_path / "out.gif").exists()
+
+
+def test_a_gif_damaged_after_its_first_frames_is_refused(
+    tmp_path: Path, sample_files: SampleFiles
+) -> None:
+    """Its blocks are whole, so the probe passes and the engine starts on the first frames
+    while the rest decode; the frame that cannot be decoded ends the swap with the message."""
+    damaged = damaged_at(sample_files.target, 12)
+    run = swapzy("swap", damaged, sample_files.source, "-o", tmp_path / "out.gif", cwd=tmp_path)
+    assert run.code == CorruptMedia.exit_code, run.stderr
+    assert "damaged and cannot be decoded" in assert_one_clean_line(run)
     assert not (tmp_path / "out.gif").exists()
 
 
