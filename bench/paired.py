@@ -1,7 +1,8 @@
 """The 320-px whole/floor of an earlier revision beside this checkout's, in alternating
 processes on the same machine (ratios from different runs or machines do not compare).
 
-    .venv/bin/python -m bench.paired --before 7e2c58a --media ../shared/media --runs 3
+    .venv/bin/python -m bench.paired --before 7e2c58a --media ../shared/media --runs 3 \
+        [--repeats 5] [--clip pyfeat_man --clip multi]
 
 Each run is one process per tree (``git archive REV`` into a temporary folder for the earlier
 one, this working tree for the other), taking turns; each process times ``swapzy bench``'s
@@ -33,9 +34,11 @@ from gpu_worker.bench import bench_clips, floor, timed, whole
 from gpu_worker.engines.classic.engine import ClassicEngine
 from gpu_worker.media import save_clip
 
-media, repeats = Path(sys.argv[1]), int(sys.argv[2])
+media, repeats, wanted = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 engine, out = ClassicEngine(), {}
 for item in bench_clips(media):
+    if wanted and not any(w in item.name for w in wanted):
+        continue
     with tempfile.TemporaryDirectory() as tmp:
         src, face, o = Path(tmp) / "in.gif", Path(tmp) / "face.png", Path(tmp) / "out.gif"
         save_clip(item.clip, src)
@@ -50,10 +53,10 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def _time_tree(tree: Path, media: Path, repeats: int) -> dict[str, list[float]]:
+def _time_tree(tree: Path, media: Path, repeats: int, clips: list[str]) -> dict[str, list[float]]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     done = subprocess.run(
-        [sys.executable, "-c", TIMING, str(media.resolve()), str(repeats)],
+        [sys.executable, "-c", TIMING, str(media.resolve()), str(repeats), *clips],
         cwd=tree,
         env=env,
         capture_output=True,
@@ -71,6 +74,9 @@ def main() -> None:
     parser.add_argument("--media", type=Path, required=True)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--clip", action="append", default=[], help="only clips whose name contains this"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="swapzy-paired-") as tmp:
         before = Path(tmp)
@@ -80,8 +86,8 @@ def main() -> None:
         subprocess.run(["tar", "-x", "-C", str(before)], input=archive.stdout, check=True)
         runs: dict[str, list[dict[str, list[float]]]] = {"before": [], "after": []}
         for _ in range(args.runs):
-            runs["before"].append(_time_tree(before, args.media, args.repeats))
-            runs["after"].append(_time_tree(ROOT, args.media, args.repeats))
+            runs["before"].append(_time_tree(before, args.media, args.repeats, args.clip))
+            runs["after"].append(_time_tree(ROOT, args.media, args.repeats, args.clip))
     print(f"{'clip (320 px)':32s} {'floor':>8s} {'whole before → after':>24s}  whole/floor")
     ratios: dict[str, list[float]] = {"before": [], "after": []}
     for clip in runs["after"][0]:
