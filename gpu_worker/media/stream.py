@@ -2,10 +2,11 @@
 
 Decoding a GIF and finding its faces' landmarks each take about as long as the other, and the
 landmark pass only needs frames in order, so the engine starts on the first frames while the
-rest decode (in a thread here, or in the sandbox's child: ``sandbox.py``). ``ClipStream``
-is what the engine reads: ``frames``, a ``FrameFeed`` of the probed frame count, and
-``durations_ms``, filled in frame by frame; ``clip()`` waits for the end and is the whole
-clip (palettes, transparency, loop: what the encoder needs before it starts).
+rest decode in a thread (``swapzy swap``; the decode holds the GIL for much of its work, so
+this wins 3-16 ms of a 320-px whole, bench/README.md). ``ClipStream`` is what the engine
+reads: ``frames``, a ``FrameFeed`` of the probed frame count, and ``durations_ms``, filled in
+frame by frame; ``clip()`` waits for the end and is the whole clip (palettes, transparency,
+loop: what the encoder needs before it starts).
 
 Only clips whose frame count is known exactly before decoding are streamed: GIFs (the probe
 walks their blocks). A decoder that ends with fewer or more frames than that fails the stream

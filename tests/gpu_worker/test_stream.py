@@ -14,13 +14,12 @@ import pytest
 from core.config import MediaLimits
 from core.errors import CorruptMedia, NoFaceInTarget
 from gpu_worker.media import Clip, load_clip, save_clip
-from gpu_worker.media.decode import load_face_photo
 from gpu_worker.media.stream import Cancelled, ClipStream, stream_clip
 from gpu_worker.plan_terms import ClipTerms
-from gpu_worker.swap import swap_files
+from gpu_worker.swap import SwapReport, swap_files
 from tests.conftest import SampleFiles
 from tests.gpu_worker.test_swap import TintEngine
-from tests.media_files import U8, damaged_at, distinct_frames, write_transparent_gif
+from tests.media_files import damaged_at, distinct_frames, write_transparent_gif
 
 LIMITS = MediaLimits()
 
@@ -29,6 +28,27 @@ def streamed(path: Path) -> ClipStream:
     stream = stream_clip(path, LIMITS)
     assert isinstance(stream, ClipStream)
     return stream
+
+
+def tinted(
+    target: Path,
+    clip: Clip | ClipStream,
+    out: Path,
+    *,
+    terms: ClipTerms | None = None,
+    engine: TintEngine | None = None,
+) -> SwapReport:
+    """``swap_files`` with the inputs handed over (``swapzy swap``'s way), tinting the frames."""
+    face = np.zeros((64, 64, 3), np.uint8)  # the tint engine looks at no face
+    return swap_files(
+        target,
+        target,
+        out,
+        engine=engine or TintEngine(),
+        limits=LIMITS,
+        terms=terms,
+        inputs=(face, clip),
+    )
 
 
 def same_clip(a: Clip, b: Clip) -> None:
@@ -76,21 +96,14 @@ def test_a_frame_that_cannot_be_decoded_fails_the_stream_there(tmp_path: Path) -
         stream.clip()
 
 
-def test_a_failing_engine_stops_the_decoder(tmp_path: Path, sample_face: U8) -> None:
+def test_a_failing_engine_stops_the_decoder(tmp_path: Path) -> None:
     """Nobody reads on once the engine has failed: the decoder stops at its next frame
     instead of decoding the rest of a long clip for no one."""
     long = Clip(frames=distinct_frames(300, 320, 240), durations_ms=[40.0] * 300)
     save_clip(long, tmp_path / "long.gif")
     stream = streamed(tmp_path / "long.gif")
     with pytest.raises(NoFaceInTarget):
-        swap_files(
-            tmp_path / "long.gif",
-            tmp_path / "face.png",
-            tmp_path / "out.gif",
-            engine=TintEngine(fail_at=0),
-            limits=LIMITS,
-            inputs=(sample_face, stream),
-        )
+        tinted(tmp_path / "long.gif", stream, tmp_path / "out.gif", engine=TintEngine(fail_at=0))
     with pytest.raises(Cancelled):
         stream.clip()  # waits for the decoder to stop
     assert not stream.frames.complete()
@@ -99,40 +112,19 @@ def test_a_failing_engine_stops_the_decoder(tmp_path: Path, sample_face: U8) -> 
 def test_swap_files_writes_a_streamed_clip_as_a_decoded_one(
     tmp_path: Path, sample_files: SampleFiles
 ) -> None:
-    face = load_face_photo(sample_files.source, LIMITS)
-    outs = []
-    for name, clip in (
-        ("streamed", stream_clip(sample_files.target, LIMITS)),
-        ("decoded", load_clip(sample_files.target, LIMITS)),
-    ):
-        out = tmp_path / f"{name}.gif"
-        report = swap_files(
-            sample_files.target,
-            sample_files.source,
-            out,
-            engine=TintEngine(),
-            limits=LIMITS,
-            inputs=(face, clip),
-        )
-        assert report.frames == 24
-        outs.append(out.read_bytes())
-    assert outs[0] == outs[1]
+    target = sample_files.target
+    streamed_out, decoded_out = tmp_path / "streamed.gif", tmp_path / "decoded.gif"
+    assert tinted(target, stream_clip(target, LIMITS), streamed_out).frames == 24
+    assert tinted(target, load_clip(target, LIMITS), decoded_out).frames == 24
+    assert streamed_out.read_bytes() == decoded_out.read_bytes()
 
 
 def test_a_plan_s_resolution_cap_waits_for_the_whole_stream(
     tmp_path: Path, sample_files: SampleFiles
 ) -> None:
-    face = load_face_photo(sample_files.source, LIMITS)
     out = tmp_path / "capped.gif"
-    report = swap_files(
-        sample_files.target,
-        sample_files.source,
-        out,
-        engine=TintEngine(),
-        limits=LIMITS,
-        terms=ClipTerms(max_side=160),
-        inputs=(face, stream_clip(sample_files.target, LIMITS)),
-    )
+    stream = stream_clip(sample_files.target, LIMITS)
+    report = tinted(sample_files.target, stream, out, terms=ClipTerms(max_side=160))
     written = load_clip(out, LIMITS)
     assert report.size == written.size == (160, 120) and len(written) == 24
 
@@ -140,16 +132,8 @@ def test_a_plan_s_resolution_cap_waits_for_the_whole_stream(
 def test_a_damaged_stream_gets_the_user_s_message_and_writes_nothing(
     tmp_path: Path, sample_files: SampleFiles
 ) -> None:
-    face = load_face_photo(sample_files.source, LIMITS)
     damaged = damaged_at(sample_files.target, 12)
     out = tmp_path / "out.gif"
     with pytest.raises(CorruptMedia, match="damaged and cannot be decoded"):
-        swap_files(
-            damaged,
-            sample_files.source,
-            out,
-            engine=TintEngine(),
-            limits=LIMITS,
-            inputs=(face, stream_clip(damaged, LIMITS)),
-        )
+        tinted(damaged, stream_clip(damaged, LIMITS), out)
     assert not out.exists() and not list(tmp_path.glob(".*partial"))

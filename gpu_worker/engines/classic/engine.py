@@ -225,13 +225,13 @@ class ClassicEngine:
         max_gap = max(1, step - 1, round(self.params.max_gap_s * 1000 / frame_ms))
         window = _frames_window(self.params.smooth_window_s, frame_ms)
         shape_window = _frames_window(self.params.shape_window_s, frame_ms)
-        every = pictures.all()
+        every, at = pictures.all(), looked.indices()
         detections: list[list[F32]] = [[] for _ in every]
-        for i, faces_seen in zip(looked.indices(), seen, strict=False):
+        for i, faces_seen in zip(at, seen, strict=False):
             detections[i] = faces_seen
         look_between(
             detections,
-            looked.indices(),
+            at,
             lambda a, skipped: self._landmarks.follow(
                 detections[a], [every[i] for i in skipped], wanted
             ),
