@@ -6,7 +6,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,18 +74,29 @@ def swap_files(
     t0 = time.perf_counter()
     face, given = inputs or load_inputs(target, source, limits, sandbox or DecodeSandbox())
     terms = terms or ClipTerms()  # the plan's: resolution cap before the engine, mark after it
-    if isinstance(given, ClipStream) and terms.resizes(given.size):
-        given = given.clip()  # the cap needs every frame: no streaming then
-    stream = given if isinstance(given, ClipStream) else None
-    decoded = None if isinstance(given, ClipStream) else terms.before_swap(given)
-    frames = given.frames if decoded is None else decoded.frames
-    durations = given.durations_ms if decoded is None else decoded.durations_ms
+    stream: ClipStream | None = None
+    decoded: Clip | None = None
+    frames: Sequence[Frame]
+    if isinstance(given, ClipStream) and not terms.resizes(given.size):
+        stream = given
+        frames, durations = given.frames, given.durations_ms
+    else:  # decoded whole (a stream waited for: the cap needs every frame)
+        decoded = terms.before_swap(given.clip() if isinstance(given, ClipStream) else given)
+        frames, durations = decoded.frames, decoded.durations_ms
+
+    def whole() -> Clip:
+        """The clip the engine swaps, once it has decoded."""
+        if decoded is not None:
+            return decoded
+        assert stream is not None
+        return stream.clip()
+
     t1 = time.perf_counter()
     feed = FrameFeed(len(frames))
 
     def start_coder() -> _Encoder | _Child:
         """The encoder, once the clip has decoded (it needs every frame's palette)."""
-        encoding = terms.after_swap(decoded or _whole(given), feed)
+        encoding = terms.after_swap(whole(), feed)
         if encoder is None:
             return _Encoder(encoding, ext, on_progress)
         return _Child(encoder, encoding, ext, on_progress)
@@ -114,7 +125,7 @@ def swap_files(
                 starting.result().discard()
             raise
         coder = starting.result()
-    clip = decoded or _whole(given)
+    clip = whole()
     feed.fill(result.frames)  # engines that hand their frames over only at the end
     t2 = time.perf_counter()
     try:
@@ -146,10 +157,6 @@ def _now(start: Callable[[], _Encoder | _Child]) -> Future[_Encoder | _Child]:
     done: Future[_Encoder | _Child] = Future()
     done.set_result(start())
     return done
-
-
-def _whole(given: Clip | ClipStream) -> Clip:
-    return given.clip() if isinstance(given, ClipStream) else given
 
 
 class _Child:

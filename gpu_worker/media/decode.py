@@ -118,9 +118,8 @@ class ClipFrames:
         self._palettes: list[NDArray[np.uint8] | None] = []
 
     def begin(self, loop: int | None) -> None:
-        if self.kind is MediaKind.WEBP and loop == 1:
-            loop = None  # WebP's "play once" is a GIF without a loop count
-        self.loop = None if loop is None else int(loop)
+        # WebP's "play once" is a GIF without a loop count
+        self.loop = None if self.kind is MediaKind.WEBP and loop == 1 else loop
 
     def add(self, frame: Decoded) -> None:
         self.frames.append(frame.rgb)

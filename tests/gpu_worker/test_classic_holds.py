@@ -10,7 +10,7 @@ import pytest
 from numpy.typing import NDArray
 
 from gpu_worker.engines.classic.engine import ClassicEngine
-from gpu_worker.engines.classic.holds import Holds, Pictures
+from gpu_worker.engines.classic.holds import Pictures
 from gpu_worker.media import Clip
 from gpu_worker.media.feed import FrameFeed
 
@@ -27,7 +27,7 @@ def noisy(frame: U8, seed: int, amplitude: int = 3) -> U8:
 def test_copies_within_noise_are_one_picture(sample_clip: Clip) -> None:
     a, b = sample_clip.frames[0], sample_clip.frames[12]
     frames = [a, noisy(a, 1), noisy(a, 2), b, noisy(b, 3)]
-    holds = Holds.of(frames, [40.0] * 5)
+    holds = Pictures(frames).holds([40.0] * 5)
     assert holds.keys == [0, 3]
     assert holds.position == [0, 0, 0, 1, 1]
     assert holds.durations_ms == [120.0, 80.0]
@@ -40,11 +40,11 @@ def test_a_small_real_change_is_a_new_picture(sample_clip: Clip) -> None:
     a = sample_clip.frames[0]
     b = a.copy()
     b[150:160, 150:170] = 255 - b[150:160, 150:170]
-    assert Holds.of([a, b], None).keys == [0, 1]
+    assert Pictures([a, b]).holds(None).keys == [0, 1]
 
 
 def test_every_frame_new_is_every_frame_a_picture(sample_clip: Clip) -> None:
-    holds = Holds.of(sample_clip.frames, sample_clip.durations_ms)
+    holds = Pictures(sample_clip.frames).holds(sample_clip.durations_ms)
     assert holds.keys == list(range(len(sample_clip)))
     assert holds.durations_ms == list(sample_clip.durations_ms)
 
@@ -65,7 +65,7 @@ def test_pictures_are_found_as_the_frames_arrive(sample_clip: Clip) -> None:
     assert pictures[2] is c and pictures.count() == 3 and pictures.complete()
     with pytest.raises(IndexError):
         pictures[3]
-    assert pictures.holds([40.0] * 6) == Holds.of(frames, [40.0] * 6)
+    assert pictures.holds([40.0] * 6) == Pictures(frames).holds([40.0] * 6)
     assert pictures.holds([40.0] * 6).durations_ms == [80.0, 120.0, 40.0]
 
 

@@ -44,10 +44,6 @@ class Holds:
     position: list[int]  # per frame: the index into ``keys`` of the picture it shows
     durations_ms: list[float] | None  # per key: how long its picture shows (None if unknown)
 
-    @classmethod
-    def of(cls, frames: Sequence[Frame], durations_ms: Sequence[float] | None) -> Holds:
-        return Pictures(frames).holds(durations_ms)
-
     def frames_of(self, picture: int) -> range:
         """The frames that show picture number ``picture`` (its key and the copies after it)."""
         end = self.keys[picture + 1] if picture + 1 < len(self.keys) else len(self.position)
