@@ -5,7 +5,7 @@ written back bit for bit: the decoder counts each input frame's own colours (``C
 and they are the palette to start from. The swapped face's new colours join it where there
 is room and otherwise take their nearest colour in it. A clip whose frames' palettes are all
 full and fit in one (a GIF with a global palette) is written with that one palette in every
-frame, which keeps Pillow's nearest-colour cache warm from frame to frame.
+frame, which keeps the nearest colours found for one frame good for the next.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ U8 = NDArray[np.uint8]
 
 # A frame's palette is topped up with the swapped pixels' own colours only where this many
 # entries are free: a few colours more would not show, and the palette would change from
-# frame to frame (a clip's one palette keeps Pillow's nearest-colour cache warm).
+# frame to frame (a clip's one palette keeps the nearest colours found valid).
 MIN_TOP_UP = 16
 
 
@@ -32,7 +32,7 @@ def shared_palette(clip: Clip) -> U8 | None:
     ``MIN_TOP_UP`` free entries) and together they fit in one (a GIF with a global palette,
     as most are). Untouched pixels stay exact as with each frame's own palette, the face's
     colours take their nearest in it as they would in the frame's own, and that lookup uses
-    the same palette frame after frame, where Pillow's cache stays warm
+    the same palette frame after frame, so the cells looked up for one frame serve the next
     (``ColourLookup.nearest``)."""
     palettes = clip.palettes
     if not palettes or any(p is None for p in palettes):
@@ -64,13 +64,24 @@ def _pack(rgb: U8) -> NDArray[np.uint32]:
 
 
 class ColourLookup:
-    """Exact colour -> palette index lookups through one 2^24-entry table, reused per frame
-    (set the palette's entries, gather, clear them again: O(pixels + colours))."""
+    """Colour -> palette index lookups for a clip's frames, one after the other.
+
+    Exact colours go through one 2^24-entry table, reused per frame (set the palette's
+    entries, gather, clear them again: O(pixels + colours)). Nearest colours are worked out per
+    cell of 4x4x4 colour levels (Pillow's own grain): each cell takes the palette colour nearest
+    its centre, and the cells found are kept while the palette stays the same, so the frames
+    after the first mostly read them.
+    """
 
     def __init__(self) -> None:
         self._table = np.zeros(1 << 24, dtype=np.uint16)
-        self._nearest_key = b""
-        self._nearest_image = Image.new("P", (1, 1))
+        # Nearest colour per cell for the palette of ``_cells_key``, indexed by a packed
+        # colour's top bits in place ((packed >> DROP) & CELL_MASK), UNKNOWN where not looked
+        # up; ``_known`` lists the cells set, to clear them when the palette changes.
+        self._cells = np.full(CELL_MASK + 1, UNKNOWN, dtype=np.int16)
+        self._cells_key = b""
+        self._known: list[NDArray[np.uint32]] = []
+        self._scratch = np.zeros(CELL_MASK + 1, dtype=np.int32)
 
     def exact_indices(
         self, packed: NDArray[np.uint32], palette: NDArray[np.uint32]
@@ -82,32 +93,72 @@ class ColourLookup:
         return found
 
     def nearest(self, pixels: U8, palette: U8, usable: int = 256) -> U8:
-        """Index of each (N, 3) pixel's nearest colour in ``palette``, below ``usable``.
+        """Index of each (N, 3) pixel's nearest colour in ``palette``, below ``usable``
+        (the nearest to the centre of the pixel's cell of 4x4x4 levels; of equally near
+        ones, the lowest index).
 
         The entries after the palette's own, up to ``usable``, are black, as ``_gif_frame``
         writes them (free near colours for dark pixels); those from ``usable`` on (255, the
-        transparent index of a frame with see-through pixels) repeat the first colour, so
-        they never win (Pillow keeps the lowest index of equally near ones): a dark pixel of
-        the swapped face must not turn into a hole.
+        transparent index of a frame with see-through pixels) are never chosen: a dark
+        pixel of the swapped face must not turn into a hole.
 
-        Pillow keeps its nearest-colour cache with the palette image, so the image is kept
-        while the palette stays the same: the first frame fills the cache, the frames after
-        it mostly read it (1 ms -> 0.1 ms a frame for a swapped face in a 480x270 GIF).
+        Only the distinct cells not yet known for this palette are looked up, all at once
+        (one product of their centres with the palette): a swapped face's ~6,000 new pixels
+        in ~1,200 cells of a 320-px frame, with a palette new to the frame, took 0.85 ms
+        against 1.8 with Pillow's quantize (whose cache fills whole 8x8x8-cell boxes), and
+        came out nearer (mean error 2.3 levels against 2.6). With one palette for the clip
+        the later frames mostly read known cells: 0.3 ms against Pillow's 0.15.
         """
         assert len(palette) <= usable <= 256
-        key = (
-            palette.tobytes()
-            + bytes(3 * (usable - len(palette)))
-            + palette[:1].tobytes() * (256 - usable)
-        )
-        if key != self._nearest_key:
-            self._nearest_key = key
-            self._nearest_image = Image.new("P", (1, 1))
-            self._nearest_image.putpalette(key)
-        rgb = Image.fromarray(np.ascontiguousarray(pixels)[None], "RGB")
-        q = rgb.quantize(palette=self._nearest_image, dither=Image.Dither.NONE)
-        indices: U8 = np.asarray(q, dtype=np.uint8).reshape(-1)
-        return indices
+        # The palette and, where there is room, one black: the first of the free entries
+        # (the lowest index of equally near ones wins).
+        colours = np.zeros((min(len(palette) + 1, usable), 3), dtype=np.float32)
+        colours[: len(palette)] = palette
+        key = colours.tobytes()
+        if key != self._cells_key:
+            self._cells_key = key
+            if self._known:
+                self._cells[np.concatenate(self._known)] = UNKNOWN
+                self._known.clear()
+        cells = (_pack(pixels) >> DROP) & CELL_MASK
+        found = self._cells[cells]
+        missing = found == UNKNOWN
+        if missing.any():
+            unknown = cells[missing]
+            new = self._distinct(unknown)
+            self._cells[new] = _nearest_to_centres(new, colours)
+            self._known.append(new)
+            found[missing] = self._cells[unknown]
+        return np.asarray(found, dtype=np.uint8)
+
+    def _distinct(self, cells: NDArray[np.uint32]) -> NDArray[np.uint32]:
+        """The distinct values of ``cells`` (no sort: each marks its last position in a
+        scratch table; a position that reads itself back is a first of its kind)."""
+        at = np.arange(len(cells), dtype=np.int32)
+        self._scratch[cells] = at
+        distinct: NDArray[np.uint32] = cells[self._scratch[cells] == at]
+        return distinct
+
+
+CELL_BITS = 6  # levels a channel in the nearest-colour cells: 64, as Pillow's cache
+DROP = 8 - CELL_BITS
+CELL_MASK = 0x010101 * ((1 << CELL_BITS) - 1)  # a packed colour's top bits, shifted down
+UNKNOWN = -1  # a cell not looked up yet for the current palette
+
+
+def _nearest_to_centres(
+    cells: NDArray[np.uint32], colours: NDArray[np.float32]
+) -> NDArray[np.int16]:
+    """Index of the colour nearest each cell's centre x, by |c|^2 - 2 x.c (the squared
+    distance less |x|^2; one product for all): exact in float32 (half-level centres, sums
+    below 2^19), so of equally near colours the lowest index wins, as with exact distances."""
+    step = 1 << DROP
+    levels = cells.astype("<u4").view(np.uint8).reshape(-1, 4)[:, :3]  # R, G, B cells
+    centres = levels.astype(np.float32) * step + (step - 1) / 2
+    none = np.empty((0, 0), dtype=np.float32)  # no third term
+    far = np.asarray(cv2.gemm(centres, colours, -2.0, none, 0.0, flags=cv2.GEMM_2_T), np.float32)
+    far += (colours * colours).sum(axis=1)[None, :]
+    return np.asarray(np.argmin(far, axis=1), dtype=np.int16)
 
 
 def gif_palette_indices(

@@ -16,7 +16,7 @@ from PIL import Image
 
 from core.config import MediaLimits
 from gpu_worker.media import Clip, load_clip, save_clip
-from gpu_worker.media.gif_palette import shared_palette
+from gpu_worker.media.gif_palette import ColourLookup, shared_palette
 from tests.media_files import U8, distinct_frames, gradient, write_pillow_gif
 
 LIMITS = MediaLimits()
@@ -284,3 +284,35 @@ def test_a_gif_with_a_transparent_index_and_255_colours_keeps_its_visible_pixels
         visible = keep & (clip.alpha[i] >= 128)
         assert np.array_equal(before[visible], after[visible]), f"frame {i}: visible pixels moved"
         assert np.array_equal(back.alpha[i] >= 128, clip.alpha[i] >= 128)
+
+
+def nearest_by_hand(pixels: U8, palette: U8, usable: int) -> NDArray[np.intp]:
+    """What ``ColourLookup.nearest`` promises, the slow way: the palette colour (or black, the
+    free entries' colour, where there is room) nearest the centre of each pixel's cell of
+    4x4x4 levels, of equally near ones the lowest index."""
+    colours = np.zeros((usable, 3), np.int64)
+    colours[: len(palette)] = palette
+    centres = (pixels.astype(np.int64) // 4) * 4 + 1.5
+    far = ((centres[:, None, :] - colours[None, :, :]) ** 2).sum(axis=2)
+    return np.argmin(far, axis=1)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(seed=st.integers(0, 2**32 - 1), sizes=st.lists(st.integers(1, 256), min_size=1, max_size=4))
+def test_new_colours_take_the_nearest_palette_colour_frame_after_frame(
+    seed: int, sizes: list[int]
+) -> None:
+    """One lookup over several frames, as the encoder uses it: the palette stays the same
+    for a while (the cells found are reused) and changes (they must not be)."""
+    rng = np.random.default_rng(seed)
+    lookup = ColourLookup()
+    for colours in sizes:
+        palette = rng.integers(0, 256, (colours, 3)).astype(np.uint8)
+        usable = int(rng.integers(colours, 257))
+        for _ in range(2):
+            pixels = rng.integers(0, 256, (int(rng.integers(1, 400)), 3)).astype(np.uint8)
+            pixels[::5] = palette[rng.integers(0, colours, len(pixels[::5]))]  # exact ones
+            pixels[::7] //= 16  # dark ones, near the free entries' black
+            found = lookup.nearest(pixels, palette, usable)
+            assert np.array_equal(found, nearest_by_hand(pixels, palette, usable))
+            assert int(found.max()) < usable
