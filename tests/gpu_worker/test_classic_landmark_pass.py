@@ -17,6 +17,7 @@ from gpu_worker.engines.classic.engine import ClassicEngine, ClassicParams
 from gpu_worker.engines.classic.landmark_pass import (
     LEAD_IN,
     MIN_SPAN,
+    Gap,
     LandmarkPass,
     look_between,
     spans,
@@ -141,9 +142,9 @@ def test_pictures_between_looked_ones_are_looked_at_where_the_faces_change() -> 
     looked = [0, 2, 4, 6, 8]
     asked: list[tuple[int, list[int]]] = []
 
-    def look(start: int, skipped: range) -> list[list[F32]]:
-        asked.append((start, list(skipped)))
-        return [[a, b] for _ in skipped]
+    def look(gaps: list[Gap]) -> list[list[list[F32]]]:
+        asked.extend((gap.start, list(gap.skipped)) for gap in gaps)
+        return [[[a, b] for _ in gap.skipped] for gap in gaps]
 
     assert look_between(detections, looked, look) == [3, 7]  # b comes at 3, a goes at 7
     assert asked == [(2, [3]), (6, [7])]  # each gap tracked on from the picture before it
@@ -152,7 +153,7 @@ def test_pictures_between_looked_ones_are_looked_at_where_the_faces_change() -> 
 
 def test_a_face_moving_within_its_box_needs_no_extra_look() -> None:
     detections = [[face_at(10, 10)], [], [face_at(14, 12)]]
-    assert look_between(detections, [0, 2], lambda start, skipped: []) == []
+    assert look_between(detections, [0, 2], lambda gaps: []) == []
 
 
 def test_following_on_from_a_picture_finds_what_one_pass_finds(
@@ -167,6 +168,25 @@ def test_following_on_from_a_picture_finds_what_one_pass_finds(
         np.testing.assert_allclose(got[0], expected[0], atol=1e-3)
     # nothing to follow on from: the detector finds the face
     assert [len(f) for f in one.follow([], sample_clip.frames[10:12], 1)] == [1, 1]
+
+
+def test_runs_followed_on_several_trackers_come_back_as_one_tracker_finds_them(
+    passes: tuple[LandmarkPass, LandmarkPass], sample_clip: Clip
+) -> None:
+    """The looks between pictures are shared out over the pass's trackers: each run's
+    landmarks are what one tracker finds following it alone, in the runs' order."""
+    one, two = passes
+    whole = one.track(sample_clip.frames, 1, lambda: False, lambda done: None, len(sample_clip))
+    assert whole is not None
+    frames = sample_clip.frames
+    runs = [(whole[a], frames[a + 1 : a + 1 + n]) for a, n in [(3, 1), (9, 2), (15, 1), (1, 3)]]
+    alone = [one.follow(start, run, 1) for start, run in runs]
+    shared = two.follow_each(runs, 1)
+    assert [len(found) for found in shared] == [1, 2, 1, 3]
+    for got, expected in zip(shared, alone, strict=True):
+        for g, e in zip(got, expected, strict=True):
+            assert np.array_equal(g[0], e[0])
+    assert one.follow_each([], 1) == []
 
 
 @pytest.fixture(scope="module")

@@ -232,8 +232,8 @@ class ClassicEngine:
         look_between(
             detections,
             at,
-            lambda a, skipped: self._landmarks.follow(
-                detections[a], [every[i] for i in skipped], wanted
+            lambda gaps: self._landmarks.follow_each(
+                [(detections[g.start], [every[i] for i in g.skipped]) for g in gaps], wanted
             ),
         )
         found = build_tracks(detections, max_gap)

@@ -108,7 +108,29 @@ class LandmarkPass:
     def follow(self, start: list[F32], frames: Sequence[Frame], faces: int) -> list[list[F32]]:
         """Landmarks in ``frames``, tracked on from ``start`` (the faces of the picture just
         before them, as this pass found them): what the pass would have found there."""
-        tracker = self._tracker(0)
+        return self._follow(0, start, frames, faces)
+
+    def follow_each(
+        self, runs: Sequence[tuple[list[F32], Sequence[Frame]]], faces: int
+    ) -> list[list[list[F32]]]:
+        """``follow`` for each (start, frames), in order: the runs are independent, so they
+        are shared out over the slots' trackers, each on a thread of its own (the pass's
+        looks between pictures came one after the other on one core, the other idle)."""
+        slots = min(self.parallel, len(runs))
+        if slots <= 1:
+            return [self._follow(0, start, frames, faces) for start, frames in runs]
+
+        def run(slot: int) -> list[list[list[F32]]]:
+            return [self._follow(slot, *runs[k], faces) for k in range(slot, len(runs), slots)]
+
+        with ThreadPoolExecutor(slots, thread_name_prefix="swapzy-landmarks") as pool:
+            parts = list(pool.map(run, range(slots)))
+        return [parts[k % slots][k // slots] for k in range(len(runs))]
+
+    def _follow(
+        self, slot: int, start: list[F32], frames: Sequence[Frame], faces: int
+    ) -> list[list[F32]]:
+        tracker = self._tracker(slot)
         tracker.forget(faces)
         tracker.resume(start)
         return [tracker.detect(frame) for frame in frames]
@@ -184,24 +206,34 @@ class LandmarkPass:
         return out
 
 
+class Gap(NamedTuple):
+    """Pictures skipped between two looked at: ``skipped`` follow on from picture ``start``."""
+
+    start: int
+    skipped: range
+
+
 def look_between(
     detections: list[list[F32]],
     looked: Sequence[int],
-    look: Callable[[int, range], list[list[F32]]],
+    look: Callable[[list[Gap]], list[list[list[F32]]]],
 ) -> list[int]:
     """Where the faces seen change from one looked picture to the next (one appears, leaves or
-    jumps), look at the pictures skipped between them too (``look(a, skipped)``: the faces in
-    each skipped picture, following on from looked picture ``a``), so a face that comes or
+    jumps), look at the pictures skipped between them too (``look(gaps)``: for each gap, the
+    faces in each skipped picture, following on from its start), so a face that comes or
     goes there is drawn from its first picture to its last. ``detections`` is updated in
     place; returns the pictures looked at."""
-    extra: list[int] = []
-    for a, b in itertools.pairwise(looked):
-        if b - a > 1 and not _same_faces(detections[a], detections[b]):
-            skipped = range(a + 1, b)
-            for i, faces in zip(skipped, look(a, skipped), strict=True):
-                detections[i] = faces
-            extra.extend(skipped)
-    return extra
+    gaps = [
+        Gap(a, range(a + 1, b))
+        for a, b in itertools.pairwise(looked)
+        if b - a > 1 and not _same_faces(detections[a], detections[b])
+    ]
+    if not gaps:
+        return []
+    for gap, found in zip(gaps, look(gaps), strict=True):
+        for i, faces in zip(gap.skipped, found, strict=True):
+            detections[i] = faces
+    return [i for gap in gaps for i in gap.skipped]
 
 
 def _same_faces(a: list[F32], b: list[F32]) -> bool:
