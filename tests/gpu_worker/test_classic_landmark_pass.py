@@ -170,6 +170,25 @@ def test_following_on_from_a_picture_finds_what_one_pass_finds(
     assert [len(f) for f in one.follow([], sample_clip.frames[10:12], 1)] == [1, 1]
 
 
+def test_a_clip_with_two_faces_runs_as_one_span_with_the_faces_at_once(
+    passes: tuple[LandmarkPass, LandmarkPass], sample_clip: Clip
+) -> None:
+    """Two faces a picture: the two-slot pass follows the clip in one span (no tracker
+    started part way, so no lead-in) and finds exactly what the one-slot pass finds."""
+    one, two = passes
+    frames = [np.concatenate([f, f[:, ::-1]], axis=1) for f in sample_clip.frames]
+    assert len(spans(len(frames), 2, 2)) == 2  # long enough for two spans
+    ticks: list[int] = []
+    found_one = one.track(frames, 2, lambda: False, lambda done: None, len(frames))
+    found_two = two.track(frames, 2, lambda: False, ticks.append, len(frames))
+    assert found_one is not None and found_two is not None
+    assert ticks == list(range(1, len(frames) + 1))  # one span: every frame once, in order
+    assert [len(f) for f in found_two] == [2] * len(frames)
+    for got, expected in zip(found_two, found_one, strict=True):
+        for g, e in zip(got, expected, strict=True):
+            assert np.array_equal(g, e)
+
+
 def test_runs_followed_on_several_trackers_come_back_as_one_tracker_finds_them(
     passes: tuple[LandmarkPass, LandmarkPass], sample_clip: Clip
 ) -> None:

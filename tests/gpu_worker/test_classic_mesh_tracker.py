@@ -122,6 +122,27 @@ def test_two_faces_are_tracked_when_asked_for_and_one_otherwise(sample_face: U8)
     assert centres[0] < w / 2 < centres[1]  # one face on each side, not one found twice
 
 
+def test_a_pictures_faces_shared_over_two_models_come_back_as_one_model_finds_them(
+    sample_face: U8,
+) -> None:
+    """Three faces a picture on two models (two on one, one on the other, at once): the
+    same landmarks, in the same order, as one model one face after the other."""
+    h, w = sample_face.shape[:2]
+    small = np.asarray(cv2.resize(sample_face, (w // 3, h // 3)), dtype=np.uint8)
+    row = np.concatenate([small, small[:, ::-1], small], axis=1)
+    shared, alone = MeshTracker(max_faces=3, models=2), MeshTracker(max_faces=3)
+    try:
+        found_shared = [shared.detect(np.roll(row, 2 * k, axis=1)) for k in range(3)]
+        found_alone = [alone.detect(np.roll(row, 2 * k, axis=1)) for k in range(3)]
+    finally:
+        shared.close()
+        alone.close()
+    assert [len(f) for f in found_shared] == [3, 3, 3]
+    for got, expected in zip(found_shared, found_alone, strict=True):
+        for g, e in zip(got, expected, strict=True):
+            assert np.array_equal(g, e)
+
+
 def test_regions_are_square_turned_to_the_eyes_and_half_again_the_face() -> None:
     points = np.zeros((468, 3), dtype=np.float32)
     points[:, :2] = [[100, 100], [180, 100], [100, 220], [180, 220]] * 117

@@ -294,7 +294,7 @@ def nearest_by_hand(pixels: U8, palette: U8, usable: int) -> NDArray[np.intp]:
     colours[: len(palette)] = palette
     centres = (pixels.astype(np.int64) // 4) * 4 + 1.5
     far = ((centres[:, None, :] - colours[None, :, :]) ** 2).sum(axis=2)
-    return np.argmin(far, axis=1)
+    return np.asarray(np.argmin(far, axis=1), dtype=np.intp)
 
 
 @settings(max_examples=60, deadline=None, derandomize=True, database=None)
