@@ -75,10 +75,11 @@ class ColourLookup:
 
     def __init__(self) -> None:
         self._table = np.zeros(1 << 24, dtype=np.uint16)
-        # Nearest colour per cell for the palette of ``_cells_key``, indexed by a packed
-        # colour's top bits in place ((packed >> DROP) & CELL_MASK), UNKNOWN where not looked
-        # up; ``_known`` lists the cells set, to clear them when the palette changes.
-        self._cells = np.full(CELL_MASK + 1, UNKNOWN, dtype=np.int16)
+        # Nearest colour + 1 per cell for the palette of ``_cells_key``, indexed by a packed
+        # colour's top bits in place ((packed >> DROP) & CELL_MASK), 0 where not looked up
+        # (zeros: the pages are only mapped where cells are); ``_known`` lists the cells
+        # set, to clear them when the palette changes.
+        self._cells = np.zeros(CELL_MASK + 1, dtype=np.uint16)
         self._cells_key = b""
         self._known: list[NDArray[np.uint32]] = []
         self._scratch = np.zeros(CELL_MASK + 1, dtype=np.int32)
@@ -118,18 +119,18 @@ class ColourLookup:
         if key != self._cells_key:
             self._cells_key = key
             if self._known:
-                self._cells[np.concatenate(self._known)] = UNKNOWN
+                self._cells[np.concatenate(self._known)] = 0
                 self._known.clear()
         cells = (_pack(pixels) >> DROP) & CELL_MASK
         found = self._cells[cells]
-        missing = found == UNKNOWN
+        missing = found == 0
         if missing.any():
             unknown = cells[missing]
             new = self._distinct(unknown)
-            self._cells[new] = _nearest_to_centres(new, colours)
+            self._cells[new] = _nearest_to_centres(new, colours) + 1
             self._known.append(new)
             found[missing] = self._cells[unknown]
-        return np.asarray(found, dtype=np.uint8)
+        return np.asarray(found - 1, dtype=np.uint8)
 
     def _distinct(self, cells: NDArray[np.uint32]) -> NDArray[np.uint32]:
         """The distinct values of ``cells`` (no sort: each marks its last position in a
@@ -143,12 +144,11 @@ class ColourLookup:
 CELL_BITS = 6  # levels a channel in the nearest-colour cells: 64, as Pillow's cache
 DROP = 8 - CELL_BITS
 CELL_MASK = 0x010101 * ((1 << CELL_BITS) - 1)  # a packed colour's top bits, shifted down
-UNKNOWN = -1  # a cell not looked up yet for the current palette
 
 
 def _nearest_to_centres(
     cells: NDArray[np.uint32], colours: NDArray[np.float32]
-) -> NDArray[np.int16]:
+) -> NDArray[np.uint16]:
     """Index of the colour nearest each cell's centre x, by |c|^2 - 2 x.c (the squared
     distance less |x|^2; one product for all): exact in float32 (half-level centres, sums
     below 2^19), so of equally near colours the lowest index wins, as with exact distances."""
@@ -158,7 +158,7 @@ def _nearest_to_centres(
     none = np.empty((0, 0), dtype=np.float32)  # no third term
     far = np.asarray(cv2.gemm(centres, colours, -2.0, none, 0.0, flags=cv2.GEMM_2_T), np.float32)
     far += (colours * colours).sum(axis=1)[None, :]
-    return np.asarray(np.argmin(far, axis=1), dtype=np.int16)
+    return np.asarray(np.argmin(far, axis=1), dtype=np.uint16)
 
 
 def gif_palette_indices(
