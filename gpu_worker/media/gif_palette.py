@@ -150,8 +150,9 @@ def _nearest_to_centres(
     cells: NDArray[np.uint32], colours: NDArray[np.float32]
 ) -> NDArray[np.uint16]:
     """Index of the colour nearest each cell's centre x, by |c|^2 - 2 x.c (the squared
-    distance less |x|^2; one product for all): exact in float32 (half-level centres, sums
-    below 2^19), so of equally near colours the lowest index wins, as with exact distances."""
+    distance less |x|^2; one product for all): exact in float32 (half-level centres: whole
+    numbers below 2^20), so of equally near colours the lowest index wins, as with exact
+    distances."""
     step = 1 << DROP
     levels = cells.astype("<u4").view(np.uint8).reshape(-1, 4)[:, :3]  # R, G, B cells
     centres = levels.astype(np.float32) * step + (step - 1) / 2
