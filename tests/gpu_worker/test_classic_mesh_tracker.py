@@ -5,6 +5,9 @@ when they come back; regions follow the graph's geometry."""
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -21,6 +24,7 @@ from gpu_worker.engines.classic.mesh_tracker import (
     crop_matrix,
     roi_from_detection,
     roi_from_points,
+    shared_out,
 )
 from gpu_worker.engines.classic.tracking import box
 from gpu_worker.media.clip import Clip
@@ -141,6 +145,22 @@ def test_a_pictures_faces_shared_over_two_models_come_back_as_one_model_finds_th
     for got, expected in zip(found_shared, found_alone, strict=True):
         for g, e in zip(got, expected, strict=True):
             assert np.array_equal(g, e)
+
+
+def test_items_shared_out_over_workers_come_back_in_their_order() -> None:
+    threads: dict[int, set[str]] = {}
+
+    def work(w: int, share: Sequence[int]) -> list[tuple[int, int]]:
+        threads.setdefault(w, set()).add(threading.current_thread().name)
+        return [(w, item) for item in share]
+
+    with ThreadPoolExecutor(2, thread_name_prefix="helper") as pool:
+        got = shared_out(list(range(7)), 3, work, pool)
+        assert shared_out([5], 3, work, pool) == [(0, 5)]  # one item: this thread alone
+        assert shared_out([], 3, work, pool) == []
+    assert got == [(k % 3, k) for k in range(7)]
+    assert threads[0] == {threading.current_thread().name}
+    assert all(name.startswith("helper") for w in (1, 2) for name in threads[w])
 
 
 def test_regions_are_square_turned_to_the_eyes_and_half_again_the_face() -> None:

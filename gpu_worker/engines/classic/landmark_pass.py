@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from gpu_worker.engines.base import Frame
 from gpu_worker.engines.classic.holds import Pictures
-from gpu_worker.engines.classic.mesh_tracker import MeshTracker
+from gpu_worker.engines.classic.mesh_tracker import MeshTracker, shared_out
 from gpu_worker.engines.classic.tracking import SAME_FACE_IOU, box, iou
 
 F32 = NDArray[np.float32]
@@ -117,16 +117,15 @@ class LandmarkPass:
         """``follow`` for each (start, frames), in order: the runs are independent, so they
         are shared out over the slots' trackers, each on a thread of its own (the pass's
         looks between pictures came one after the other on one core, the other idle)."""
-        slots = min(self.parallel, len(runs))
-        if slots <= 1:
-            return [self._follow(0, start, frames, faces) for start, frames in runs]
 
-        def run(slot: int) -> list[list[list[F32]]]:
-            return [self._follow(slot, *runs[k], faces) for k in range(slot, len(runs), slots)]
+        def run(
+            slot: int, share: Sequence[tuple[list[F32], Sequence[Frame]]]
+        ) -> list[list[list[F32]]]:
+            return [self._follow(slot, start, frames, faces) for start, frames in share]
 
-        with ThreadPoolExecutor(slots, thread_name_prefix="swapzy-landmarks") as pool:
-            parts = list(pool.map(run, range(slots)))
-        return [parts[k % slots][k // slots] for k in range(len(runs))]
+        helpers = max(1, min(self.parallel, len(runs)) - 1)
+        with ThreadPoolExecutor(helpers, thread_name_prefix="swapzy-landmarks") as pool:
+            return shared_out(runs, self.parallel, run, pool)
 
     def _follow(
         self, slot: int, start: list[F32], frames: Sequence[Frame], faces: int

@@ -23,8 +23,9 @@ The model runs on a LiteRT (TFLite) interpreter, which lets go of the GIL while 
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any, NamedTuple, TypeVar
 
 import cv2
 import numpy as np
@@ -39,6 +40,8 @@ SIDE = 192  # the model's input, pixels a side
 ROI_SCALE = 1.5  # the region around a face, as a multiple of its box's long side
 SAME_REGION_IOU = 0.5  # a detection overlapping a tracked face this much is that face
 EYE_POINTS = (33, 263)  # the outer eye corners, which level the next picture's region
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Roi(NamedTuple):
@@ -168,23 +171,37 @@ class MeshTracker:
         return faces
 
     def _run(self, rgb: NDArray[np.uint8], regions: list[Roi]) -> list[tuple[Landmarks, float]]:
-        """The model on each region, in order: region k on model k mod the models' count,
-        model 0 on this thread, the others on the pool's."""
-        count = min(len(self._models), len(regions))
-        if self._pool is None or count <= 1:
+        """The model on each region, in order (``shared_out`` over the models)."""
+        if self._pool is None:
             return [self._models[0].run(rgb, roi) for roi in regions]
-
-        def share(m: int) -> list[tuple[Landmarks, float]]:
-            return [self._models[m].run(rgb, roi) for roi in regions[m::count]]
-
-        others = [self._pool.submit(share, m) for m in range(1, count)]
-        parts = [share(0), *(f.result() for f in others)]
-        return [parts[k % count][k // count] for k in range(len(regions))]
+        return shared_out(
+            regions,
+            len(self._models),
+            lambda m, share: [self._models[m].run(rgb, roi) for roi in share],
+            self._pool,
+        )
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown()
         self._detector.close()
+
+
+def shared_out(
+    items: Sequence[T],
+    workers: int,
+    work: Callable[[int, Sequence[T]], list[R]],
+    pool: Executor,
+) -> list[R]:
+    """``work(w, share)`` for each worker ``w`` with its share of ``items`` (item k goes to
+    worker k mod ``workers``): worker 0 on this thread, the others on ``pool`` (which has a
+    thread for each); the results in the items' order."""
+    count = min(workers, len(items))
+    if count <= 1:
+        return work(0, items)
+    others = [pool.submit(work, w, items[w::count]) for w in range(1, count)]
+    parts = [work(0, items[::count]), *(f.result() for f in others)]
+    return [parts[k % count][k // count] for k in range(len(items))]
 
 
 class StillMesh:
