@@ -114,7 +114,8 @@ class ClassicEngine:
         threadpool_limits(1, user_api="blas")
         self._topology: FaceTopology = build_topology()
         self._max_faces = max_faces
-        # The clip's landmarks, in up to this many spans at once (landmark_pass.py).
+        # The clip's landmarks, in up to this many spans at once, or with a picture's faces on
+        # this many models at once (landmark_pass.py).
         self._landmarks = LandmarkPass(landmark_spans)
         self._landmarks.warm()
         self._source = PhotoFaces(
