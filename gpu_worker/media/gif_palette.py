@@ -55,10 +55,12 @@ def transparent(alpha: U8 | None) -> bool:
 
 def _pack(rgb: U8) -> NDArray[np.uint32]:
     """Each pixel's colour as one 24-bit number (R + G << 8 + B << 16): the pixels padded to
-    four bytes by OpenCV and read as 32-bit words (8x faster than shifting three planes)."""
+    four bytes by OpenCV and read as 32-bit words (8x faster than shifting three planes). The
+    pixels go in as one row: as a column OpenCV converts them a row at a time (0.33 against
+    0.011 ms a 320-px frame)."""
     if rgb.size == 0:  # a frame with no visible pixel has no colours
         return np.zeros(0, dtype=np.uint32)
-    rgba = cv2.cvtColor(np.ascontiguousarray(rgb.reshape(-1, 1, 3)), cv2.COLOR_RGB2RGBA)
+    rgba = cv2.cvtColor(np.ascontiguousarray(rgb.reshape(1, -1, 3)), cv2.COLOR_RGB2RGBA)
     words = rgba.reshape(-1).view(np.dtype("<u4"))  # little-endian whatever the machine
     return np.asarray(words & np.uint32(0xFFFFFF), dtype=np.uint32)
 
