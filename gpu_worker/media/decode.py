@@ -19,6 +19,7 @@ from core.config import MediaLimits
 from core.errors import CorruptMedia, InputError, TooManyFrames, TooManyPixels
 from core.media import VIDEO_KINDS, MediaInfo, MediaKind, failure_reason, probe_source, probe_target
 from gpu_worker.media.clip import Alpha, Clip, Frame
+from gpu_worker.media.gif_palette import own_colours
 
 FACE_PHOTO_MAX_SIDE = 2048  # plenty for a face texture; JPEGs decode straight at this scale
 _ORIENTATION = 0x0112  # the EXIF tag
@@ -151,21 +152,6 @@ def _colours(rgb: Frame, alpha: Alpha) -> NDArray[np.uint8] | None:
     the transparent index (gif_palette.py)."""
     see_through = alpha < 128
     return own_colours(rgb, ~see_through if see_through.any() else None, 256)
-
-
-def own_colours(
-    frame: Frame, visible: NDArray[np.bool_] | None, max_colors: int
-) -> NDArray[np.uint8] | None:
-    """The distinct colours (K, 3) of the frame's ``visible`` pixels (all where None) when
-    there are at most ``max_colors``, else None (what ``Clip.palettes`` holds, and what the
-    GIF encoder counts again for a frame that changed)."""
-    shown = frame if visible is None else np.ascontiguousarray(frame[visible])[None]
-    if shown.size == 0:
-        return np.zeros((0, 3), dtype=np.uint8)
-    found = Image.fromarray(shown, "RGB").getcolors(max_colors)
-    if found is None:
-        return None
-    return np.array([c for _, c in found], dtype=np.uint8).reshape(-1, 3)
 
 
 def _decode_video(path: Path, info: MediaInfo, limits: MediaLimits) -> Clip:

@@ -15,8 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from gpu_worker.media.clip import Clip
-from gpu_worker.media.decode import own_colours
+from gpu_worker.media.clip import Clip, Frame
 
 U8 = NDArray[np.uint8]
 
@@ -46,6 +45,21 @@ def shared_palette(clip: Clip) -> U8 | None:
     if len(colours) > limit:
         return None
     return np.ascontiguousarray(colours.astype("<u4").view(np.uint8).reshape(-1, 4)[:, :3])
+
+
+def own_colours(
+    frame: Frame, visible: NDArray[np.bool_] | None, max_colors: int
+) -> NDArray[np.uint8] | None:
+    """The distinct colours (K, 3) of the frame's ``visible`` pixels (all where None) when
+    there are at most ``max_colors``, else None (what ``Clip.palettes`` holds, and what the
+    GIF encoder counts again for a frame that changed)."""
+    shown = frame if visible is None else np.ascontiguousarray(frame[visible])[None]
+    if shown.size == 0:
+        return np.zeros((0, 3), dtype=np.uint8)
+    found = Image.fromarray(shown, "RGB").getcolors(max_colors)
+    if found is None:
+        return None
+    return np.array([c for _, c in found], dtype=np.uint8).reshape(-1, 3)
 
 
 def transparent(alpha: U8 | None) -> bool:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -153,3 +155,27 @@ def test_a_failing_engine_leaves_the_child_ready_for_the_next_clip(
     )
     assert report.frames == 24 and (tmp_path / "out.gif").exists()
     assert encoder.pid == pid
+
+
+def test_the_child_starts_without_the_decoders_and_their_settings() -> None:
+    """The child imports what encoding needs and no more: ``swapzy swap`` starts it first
+    thing, and its start must be over before the engine's first frame (~0.2 s, not ~0.4)."""
+    probe = (
+        "import sys, gpu_worker.media.encoder_process, gpu_worker.media; "
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded = set(done.stdout.split())
+    assert "gpu_worker.media.encode" in loaded  # the probe saw the child's imports
+    assert not loaded & {"gpu_worker.media.decode", "core.config", "pydantic_settings", "av"}
+
+
+def test_a_child_closed_without_waiting_still_ends() -> None:
+    process = EncoderProcess()
+    pid = process.pid
+    assert pid is not None
+    process.close(wait=False)
+    _, status = os.waitpid(pid, 0)  # returns once the child has ended (it read the end)
+    assert os.waitstatus_to_exitcode(status) == 0
