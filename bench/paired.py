@@ -30,11 +30,13 @@ TIMING = """
 import json, statistics, sys, tempfile
 from pathlib import Path
 from PIL import Image
+import gpu_worker.bench as gb
 from gpu_worker.bench import bench_clips, floor, timed, whole
 from gpu_worker.engines.classic.engine import ClassicEngine
 from gpu_worker.media import save_clip
 
 media, repeats, wanted = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+encoder = getattr(gb, "swap_encoder", lambda: None)()  # swapzy swap's encoder in that tree
 engine, out = ClassicEngine(), {}
 for item in bench_clips(media):
     if wanted and not any(w in item.name for w in wanted):
@@ -43,12 +45,14 @@ for item in bench_clips(media):
         src, face, o = Path(tmp) / "in.gif", Path(tmp) / "face.png", Path(tmp) / "out.gif"
         save_clip(item.clip, src)
         Image.fromarray(item.face, "RGB").save(face)
-        whole(engine, src, face, o)
+        whole(engine, src, face, o, encoder)
         floors, wholes = [], []
         for _ in range(repeats):
             floors.append(timed(lambda: floor(src, o)))
-            wholes.append(timed(lambda: whole(engine, src, face, o)))
+            wholes.append(timed(lambda: whole(engine, src, face, o, encoder)))
         out[item.name] = [statistics.median(floors), statistics.median(wholes)]
+if encoder is not None:
+    encoder.close()
 print("RESULT " + json.dumps(out))
 """
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from PIL import Image
 
-from gpu_worker.bench import bench_clips, floor, timed, whole
+from gpu_worker.bench import bench_clips, floor, swap_encoder, timed, whole
 from gpu_worker.engines.classic.engine import ClassicEngine
 from gpu_worker.media import save_clip
 
@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--clip", default="", help="only clips whose name contains this")
     args = parser.parse_args()
+    encoder = swap_encoder()
     engine = ClassicEngine()
     marks = _timed_phases(engine)
     try:
@@ -68,12 +69,12 @@ def main() -> None:
                 src, face, out = Path(tmp) / "in.gif", Path(tmp) / "face.png", Path(tmp) / "o.gif"
                 save_clip(item.clip, src)
                 Image.fromarray(item.face, "RGB").save(face)
-                whole(engine, src, face, out)
+                whole(engine, src, face, out, encoder)
                 rows: list[dict[str, float]] = []
                 for _ in range(args.runs):
                     marks.clear()
                     t0 = time.perf_counter()
-                    whole(engine, src, face, out)
+                    whole(engine, src, face, out, encoder)
                     row = {"whole": time.perf_counter() - t0}
                     for phase, (start, end) in marks.items():
                         row[f"{phase} at"] = start - t0
@@ -88,6 +89,7 @@ def main() -> None:
             print(f"{item.name}: floor {floor_s * 1000:.1f}  {cells}  (ms)", flush=True)
     finally:
         engine.close()
+        encoder.close()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""Where a 320-px whole clip's time goes beside its floor, and what an encoder *process*
-would change, side by side in one process (this machine is shared and noisy: compare the
-columns of one run, not runs).
+"""Where a 320-px whole clip's time goes beside its floor, and what the encoder's own
+*process* changes against a thread, side by side in one process (this machine is shared and
+noisy: compare the columns of one run, not runs).
 
     .venv/bin/python -m bench.whole_phases --media ../shared/media --repeats 7
 
@@ -8,8 +8,9 @@ Per clip (``swapzy bench``'s clips at 320 px, saved as GIF and read back, as the
 alternating one timed run of each, medians:
 
 - floor: decode + encode (``swapzy bench``'s floor);
-- whole: ``swapzy swap``'s way (decoded in-process, the encoder in a thread beside the engine);
-- whole, encoder process: the same with a warm ``EncoderProcess`` (a worker's encoder);
+- whole: ``swapzy swap``'s way (decoded in-process, the encoder in its own process, which
+  the command starts first thing);
+- whole, encoder thread: the same with the encoder in a thread of this process instead;
 - render: the engine's drawing phase alone (landmarks done), no encoder;
 - encode: encoding the swapped clip alone;
 - render + encode: the drawing phase with the encoder thread fed as frames come, to its end.
@@ -29,7 +30,7 @@ from pathlib import Path
 from PIL import Image
 
 from core.config import MediaLimits
-from gpu_worker.bench import BenchClip, bench_clips, floor, timed, whole
+from gpu_worker.bench import BenchClip, bench_clips, floor, swap_encoder, timed, whole
 from gpu_worker.engines.classic.engine import ClassicEngine
 from gpu_worker.media import load_clip, save_clip
 from gpu_worker.media.encode import encode_clip
@@ -37,7 +38,7 @@ from gpu_worker.media.encoder_process import EncoderProcess
 from gpu_worker.media.feed import FrameFeed
 from gpu_worker.media.sandbox import decode_pair
 
-COLUMNS = ("floor", "whole", "whole_process", "render", "encode", "render_encode")
+COLUMNS = ("floor", "whole", "whole_thread", "render", "encode", "render_encode")
 
 
 class _Phases:
@@ -86,8 +87,8 @@ def _clip_row(
 
         runs: dict[str, Callable[[], float]] = {
             "floor": lambda: timed(lambda: floor(src, out)),
-            "whole": lambda: timed(lambda: whole(engine, src, face_path, out)),
-            "whole_process": lambda: timed(lambda: whole(engine, src, face_path, out, encoder)),
+            "whole": lambda: timed(lambda: whole(engine, src, face_path, out, encoder)),
+            "whole_thread": lambda: timed(lambda: whole(engine, src, face_path, out)),
             "render": render,
             "encode": lambda: timed(lambda: encode_clip(swapped, ".gif")),
             "render_encode": render_encode,
@@ -104,15 +105,15 @@ def main() -> None:
     parser.add_argument("--media", type=Path, default=None)
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
-    phases, encoder = _Phases(), EncoderProcess()
+    phases, encoder = _Phases(), swap_encoder()
     try:
         head = " ".join(f"{c:>13s}" for c in COLUMNS)
-        print(f"{'clip':30s} {head}  whole/floor  process/floor")
+        print(f"{'clip':30s} {head}  whole/floor  thread/floor")
         for item in bench_clips(args.media):
             row = _clip_row(phases, encoder, item, args.repeats)
             cells = " ".join(f"{row[c] * 1000:10.1f} ms" for c in COLUMNS)
             floor = row["floor"]
-            ratios = f"{row['whole'] / floor:11.2f}  {row['whole_process'] / floor:13.2f}"
+            ratios = f"{row['whole'] / floor:11.2f}  {row['whole_thread'] / floor:12.2f}"
             print(f"{item.name[:30]:30s} {cells}  {ratios}", flush=True)
     finally:
         encoder.close()

@@ -107,16 +107,10 @@ def swap(
     # no garbage cycles worth ~50 ms a run; bench/README.md).
     gc.disable()
     try:
-        from cli.native_log import native_stderr_silenced
-        from cli.swap_command import run_swap
-
         settings = load_settings()
         selection = parse_faces(faces)
         try:
-            with native_stderr_silenced():
-                run_swap(
-                    settings, target, source, output, selection, engine, show_progress=not quiet
-                )
+            _swap_with_encoder(settings, target, source, output, selection, engine, quiet)
         except typer.Exit:
             raise
         except BaseException:  # every failure becomes one clear line
@@ -124,6 +118,36 @@ def swap(
             raise
     finally:
         gc.enable()
+
+
+def _swap_with_encoder(
+    settings: Settings,
+    target: Path,
+    source: Path,
+    output: Path,
+    faces: FaceSelection,
+    engine: str,
+    quiet: bool,
+) -> None:
+    """``run_swap`` with the encoder in a process of its own, started first: its imports
+    (~0.2 s) run on another core while this process imports the engine and loads its models,
+    and then drawing and encoding hold two GILs, not one (bench/README.md). The child's
+    stderr is /dev/null, as the models' native logging is: the user sees one line or none."""
+    from cli.native_log import native_stderr_silenced
+    from gpu_worker.media.encoder_process import EncoderProcess
+
+    with native_stderr_silenced():
+        encoder = EncoderProcess()
+    try:
+        from cli.swap_command import run_swap
+
+        with native_stderr_silenced():
+            run_swap(
+                settings, target, source, output, faces, engine, show_progress=not quiet,
+                encoder=encoder,
+            )  # fmt: skip
+    finally:
+        encoder.close(wait=False)  # it leaves by itself; this process is about to
 
 
 @app.command()

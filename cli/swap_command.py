@@ -25,6 +25,7 @@ from gpu_worker.engines.base import Engine, FaceSelection, Frame
 from gpu_worker.media import load_face_photo
 from gpu_worker.media.clip import Clip
 from gpu_worker.media.encode import check_output_path
+from gpu_worker.media.encoder_process import EncoderProcess
 from gpu_worker.media.stream import ClipStream, stream_clip
 from gpu_worker.swap import SwapReport, swap_files
 
@@ -40,7 +41,11 @@ def run_swap(
     engine_name: str,
     *,
     show_progress: bool = True,
+    encoder: EncoderProcess | None = None,
 ) -> SwapReport:
+    """Swap and report. ``encoder``: the encoder's own process, where the caller started one
+    (``swapzy swap`` does, first thing: it imports while the command does); else the clip is
+    encoded in a thread of this process."""
     # The display writes to a duplicate of stderr: fd 2 itself may be pointed at /dev/null
     # meanwhile (the models' native logging; cli/native_log.py).
     with os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1) as display:
@@ -53,6 +58,7 @@ def run_swap(
             faces,
             engine_name,
             show_progress=show_progress,
+            encoder=encoder,
         )
 
 
@@ -94,6 +100,7 @@ def _run_swap(
     engine_name: str,
     *,
     show_progress: bool,
+    encoder: EncoderProcess | None,
 ) -> SwapReport:
     # Fail fast, before loading any model: output format, then both inputs' headers and limits.
     check_output_path(output)
@@ -133,6 +140,7 @@ def _run_swap(
                 faces=faces,
                 on_progress=on_progress,
                 inputs=inputs,
+                encoder=encoder,
             )
     finally:
         engine.close()

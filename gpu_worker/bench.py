@@ -2,10 +2,11 @@
 floor, side by side in one run (this machine is shared and noisy: compare ratios).
 
 The engine is timed on one core (the goal's terms). The floor and the whole clip are timed the
-way ``swapzy swap`` runs them (``swap_files``: decoded in this process, the encoder beside the
-engine) on every core the process may use, and the whole clip once more on one core
-(everything one after the other) and once the worker's way (decoded in the sandbox, encoded in
-the slot's encoder process). Clips read from files are also timed at their own size, the
+way ``swapzy swap`` runs them (``swap_files``: decoded in this process, encoded in the encoder
+process the command starts first thing) on every core the process may use, and the whole clip
+once more on one core (everything one after the other in this process: the encoder in a
+thread) and once the worker's way (decoded in the sandbox, encoded in the slot's encoder
+process). Clips read from files are also timed at their own size, the
 floor and the whole clip as ``swapzy swap`` runs them on the file as it is (what a user
 sends: decoding and encoding grow with the pixels, the engine's landmarks do not)."""
 
@@ -43,7 +44,7 @@ class ClipBench:
     size: tuple[int, int]
     engine_fps: float  # engine only (no decode/encode), one core, best of the repeats
     floor_s: float  # decode + encode of the same clip, median
-    whole_s: float  # swap_files as swapzy swap: decode, swap with the encoder alongside, median
+    whole_s: float  # swap_files as swapzy swap: decode, swap, the encoder process alongside
     whole_over_floor: float
     whole_one_core_s: float  # the same on one core
     whole_one_core_over_floor: float
@@ -135,11 +136,11 @@ def bench_clip(engine: Engine, item: BenchClip, repeats: int, encoder: EncoderPr
             eng = min(timed(engine_only) for _ in range(repeats))
             whole_one_core_s = _median(lambda: whole(engine, src, face_path, out), repeats)
         floor_s = _median(lambda: floor(src, out), repeats)
-        whole_s = _median(lambda: whole(engine, src, face_path, out), repeats)
+        whole_s = _median(lambda: whole(engine, src, face_path, out, encoder), repeats)
         worker_s = _median(worker, repeats)
         full = None
         if item.original is not None:
-            full = _full_size(engine, item.original, face_path, Path(tmp), repeats)
+            full = _full_size(engine, item.original, face_path, Path(tmp), repeats, encoder)
     return ClipBench(
         clip=item.name,
         frames=len(clip),
@@ -160,14 +161,14 @@ def bench_clip(engine: Engine, item: BenchClip, repeats: int, encoder: EncoderPr
 
 
 def _full_size(
-    engine: Engine, original: Path, face: Path, tmp: Path, repeats: int
+    engine: Engine, original: Path, face: Path, tmp: Path, repeats: int, encoder: EncoderProcess
 ) -> tuple[tuple[int, int], float, float]:
     """(size, floor s, whole s) of the clip's own file, as a user sends it."""
     out = tmp / f"full{original.suffix}"
     info = probe_target(original, MediaLimits())  # the header: no decode just for the size
     size = (info.width, info.height)
     floor_s = _median(lambda: floor(original, out), repeats)
-    return size, floor_s, _median(lambda: whole(engine, original, face, out), repeats)
+    return size, floor_s, _median(lambda: whole(engine, original, face, out, encoder), repeats)
 
 
 def floor(src: Path, out: Path) -> None:
@@ -179,12 +180,18 @@ def whole(
     engine: Engine, src: Path, face: Path, out: Path, encoder: EncoderProcess | None = None
 ) -> None:
     """``swapzy swap``'s way: inputs decoded in this process (a GIF in a thread while the
-    engine starts on its first frames), the encoder beside the engine (in a thread, or in
-    ``encoder``'s process where one is given)."""
+    engine starts on its first frames), the encoder beside the engine in ``encoder``'s
+    process (as the command starts one), or in a thread where None."""
     limits = MediaLimits()
     clip = stream_clip(src, limits)
     inputs = (load_face_photo(face, limits), clip)
     swap_files(src, face, out, engine=engine, limits=limits, inputs=inputs, encoder=encoder)
+
+
+def swap_encoder() -> EncoderProcess:
+    """The encoder ``swapzy swap`` encodes in (its own process; ``cli/main.py``), for
+    ``whole`` (bench scripts that time other revisions look this up: older ones had none)."""
+    return EncoderProcess()
 
 
 def _median(fn: Callable[[], object], repeats: int) -> float:
@@ -192,7 +199,7 @@ def _median(fn: Callable[[], object], repeats: int) -> float:
 
 
 def run(engine: Engine, shared_media: Path | None, repeats: int = 3) -> list[ClipBench]:
-    encoder = EncoderProcess()
+    encoder = swap_encoder()  # swapzy swap's, and a worker slot's alike
     try:
         return [bench_clip(engine, item, repeats, encoder) for item in bench_clips(shared_media)]
     finally:

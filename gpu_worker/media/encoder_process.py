@@ -1,11 +1,11 @@
 """Encoding in a process of its own, beside the engine.
 
-Drawing faces and fitting each GIF frame's palette both hold the GIL for most of their work,
-so an encoder *thread* slows down the engine it runs beside (a 30-frame clip: the engine
-takes 76 ms alone and 114 ms beside its encoder, bench/README). A child process has a GIL of
-its own. It is started once and kept for clip after clip (a worker, the bench): starting one
-costs ~0.25 s of CPU, more than it saves on one short clip, so ``swapzy swap`` keeps the
-thread.
+Drawing faces and fitting each GIF frame's palette both hold the GIL for much of their work,
+so an encoder *thread* slows down the engine it runs beside (a 30-frame clip: drawing takes
+86 ms alone, encoding 82, the two side by side 156, bench/README). A child process has a GIL
+of its own. Its start costs ~0.2 s of imports, so it is started early and kept: a worker
+starts it while its models load and keeps it for clip after clip; ``swapzy swap`` starts it
+first thing, and it imports on the other core while the command imports the engine.
 
 The child is ``python -c`` (never the caller's main script, as in core/sandbox.py). It talks
 over its stdin and stdout in messages of one kind byte and a length:
@@ -43,7 +43,9 @@ from gpu_worker.media.feed import FeedAborted, FrameFeed
 
 Progress = Callable[[int, int], None]
 _HEAD = struct.Struct("!cQ")  # kind, length
-_CHILD = "from gpu_worker.media.encoder_process import serve; serve()"
+# After the last clip the child leaves at once: the interpreter's tidying up on the way out
+# is time its parent would wait for.
+_CHILD = "from gpu_worker.media.encoder_process import serve; serve(); import os; os._exit(0)"
 
 
 class EncoderGone(Exception):
@@ -129,16 +131,20 @@ class EncoderProcess:
             self._proc.wait()
             self._proc = None
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
+        """End the child: it reads the end of its input and leaves. ``wait=False``: do not
+        wait for that (a process about to end itself: a child still importing would keep it
+        ~0.2 s, say after a refused input)."""
         with self._lock:
             if self._proc is not None:
                 with contextlib.suppress(OSError):
                     assert self._proc.stdin is not None
                     self._proc.stdin.close()  # the child's read ends: it exits
-                try:
-                    self._proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self._lost()
+                if wait:
+                    try:
+                        self._proc.wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        self._lost()
                 self._proc = None
 
 
