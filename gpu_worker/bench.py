@@ -135,9 +135,17 @@ def bench_clip(engine: Engine, item: BenchClip, repeats: int, encoder: EncoderPr
             engine_only()  # warm-up
             eng = min(timed(engine_only) for _ in range(repeats))
             whole_one_core_s = _median(lambda: whole(engine, src, face_path, out), repeats)
-        floor_s = _median(lambda: floor(src, out), repeats)
-        whole_s = _median(lambda: whole(engine, src, face_path, out, encoder), repeats)
-        worker_s = _median(worker, repeats)
+        # Side by side: one run of each in turn, so the machine's drift (shared, noisy) lands
+        # on the floor and the wholes alike.
+        times = _side_by_side(
+            {
+                "floor": lambda: floor(src, out),
+                "whole": lambda: whole(engine, src, face_path, out, encoder),
+                "worker": worker,
+            },
+            repeats,
+        )
+        floor_s, whole_s, worker_s = times["floor"], times["whole"], times["worker"]
         full = None
         if item.original is not None:
             full = _full_size(engine, item.original, face_path, Path(tmp), repeats, encoder)
@@ -167,8 +175,14 @@ def _full_size(
     out = tmp / f"full{original.suffix}"
     info = probe_target(original, MediaLimits())  # the header: no decode just for the size
     size = (info.width, info.height)
-    floor_s = _median(lambda: floor(original, out), repeats)
-    return size, floor_s, _median(lambda: whole(engine, original, face, out, encoder), repeats)
+    times = _side_by_side(
+        {
+            "floor": lambda: floor(original, out),
+            "whole": lambda: whole(engine, original, face, out, encoder),
+        },
+        repeats,
+    )
+    return size, times["floor"], times["whole"]
 
 
 def floor(src: Path, out: Path) -> None:
@@ -196,6 +210,16 @@ def swap_encoder() -> EncoderProcess:
 
 def _median(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(timed(fn) for _ in range(repeats))
+
+
+def _side_by_side(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """The median time of each of ``runs``, timed in turns (the order reversed every other
+    turn, so none always follows the same one)."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for turn in range(repeats):
+        for name in list(runs) if turn % 2 == 0 else reversed(runs):
+            times[name].append(timed(runs[name]))
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def run(engine: Engine, shared_media: Path | None, repeats: int = 3) -> list[ClipBench]:
