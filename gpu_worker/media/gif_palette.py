@@ -79,6 +79,15 @@ def _pack(rgb: U8) -> NDArray[np.uint32]:
     return np.asarray(words & np.uint32(0xFFFFFF), dtype=np.uint32)
 
 
+def _unpack(packed: NDArray[np.uint32]) -> U8:
+    """(N, 3) RGB pixels of ``_pack``'s words."""
+    if packed.size == 0:
+        return np.zeros((0, 3), dtype=np.uint8)
+    rgba = np.ascontiguousarray(packed.astype("<u4", copy=False)).view(np.uint8)
+    rgb = cv2.cvtColor(rgba.reshape(1, -1, 4), cv2.COLOR_RGBA2RGB)
+    return np.asarray(rgb.reshape(-1, 3), dtype=np.uint8)
+
+
 class ColourLookup:
     """Colour -> palette index lookups for a clip's frames, one after the other.
 
@@ -204,7 +213,9 @@ def gif_palette_indices(
         return hint, (found - 1).astype(np.uint8)
     bx, by, bw, bh = cv2.boundingRect(missing.view(np.uint8))
     inside = missing[by : by + bh, bx : bx + bw]
-    new = frame[by : by + bh, bx : bx + bw][inside]
+    # The new pixels picked as packed words (one a pixel) and unpacked: 5x picking them from
+    # the three planes.
+    new = _unpack(packed.reshape(frame.shape[:2])[by : by + bh, bx : bx + bw][inside])
     # The frame's own colours are the hint's that are left and the new pixels' own: more
     # than fit when the new pixels alone have too many, which is cheap to see (they are few
     # and the count stops at the limit; a swapped face's usually have).
