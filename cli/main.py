@@ -143,9 +143,15 @@ def _swap_with_encoder(
 
         with native_stderr_silenced():
             run_swap(
-                settings, target, source, output, faces, engine, show_progress=not quiet,
+                settings,
+                target,
+                source,
+                output,
+                faces,
+                engine,
+                show_progress=not quiet,
                 encoder=encoder,
-            )  # fmt: skip
+            )
     finally:
         encoder.close(wait=False)  # it leaves by itself; this process is about to
 
