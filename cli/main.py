@@ -164,24 +164,13 @@ def demo(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Swap the built-in sample (public-domain portraits shipped with our dependencies)."""
-    from cli.native_log import native_stderr_silenced
-    from cli.swap_command import run_swap
     from gpu_worker.media.samples import write_sample_files
 
     settings = load_settings()
     try:
         target, source = write_sample_files(output.parent / "sample-inputs")
         typer.echo(f"Sample GIF: {target}\nSample face: {source}", err=True)
-        with native_stderr_silenced():
-            run_swap(
-                settings,
-                target,
-                source,
-                output,
-                "largest",
-                settings.engine,
-                show_progress=not quiet,
-            )
+        _swap_with_encoder(settings, target, source, output, "largest", settings.engine, quiet)
     except typer.Exit:
         raise
     except BaseException:
