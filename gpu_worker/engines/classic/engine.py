@@ -139,10 +139,11 @@ class ClassicEngine:
         return self._source.prepare(photo)
 
     def _count_faces(self, frames: Sequence[Frame], seen: _FaceCount) -> int:
-        """How many faces the clip's tracker follows: the most seen in 8 sampled frames, at
-        most ``max_faces``; ``seen`` holds the most so far meanwhile. (Not one more for
-        someone who might walk in: a tracker with a free place runs the detector on every
-        frame, 2x the three-person clip's time.)"""
+        """How many faces the clip's tracker follows: the most seen in every ``len // 8``-th
+        frame (8 to 15 of them; every frame of a clip of fewer than 8), at most
+        ``max_faces``; ``seen`` holds the most so far meanwhile. (Not one more for someone
+        who might walk in: a tracker with a free place runs the detector on every frame, 2x
+        the three-person clip's time.)"""
         step = max(1, len(frames) // 8)
         for i in range(0, len(frames), step):
             seen.update(min(self._max_faces, len(self._near_detector.detect(frames[i]))))
