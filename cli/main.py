@@ -139,6 +139,8 @@ def _swap_with_encoder(
     with native_stderr_silenced():
         encoder = EncoderProcess()
     try:
+        # Imported between the two silenced spans, with stderr as it is: what the import
+        # prints (`python -X importtime`, a broken install's warning) stays visible.
         from cli.swap_command import run_swap
 
         with native_stderr_silenced():
